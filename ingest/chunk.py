@@ -1,0 +1,135 @@
+"""Cut sections into chunks that fit the embedding model, never splitting an item or sentence.
+
+A chunk is whole blocks of one section (a paragraph, a list item, a table row). Short
+blocks travel together (a list's intro line with its items, a run of one-line items) so a
+short list stays one passage; a block too long for the model is cut at sentence ends.
+Each chunk's id hashes its source, heading path and text, so re-ingest can skip unchanged
+chunks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable
+
+from records import Block, Chunk, Section
+
+TokenCounter = Callable[[str], int]
+
+# Blocks shorter than this are grouped with their neighbours: a 12-token numbered item
+# ("3. Address security, privacy and governance concerns.") retrieves badly on its own.
+SHORT_BLOCK_TOKENS = 48
+# Grouped blocks stop growing here, well under the model's 256, so a group stays one topic.
+GROUP_TARGET_TOKENS = 160
+
+# Abbreviations whose full stop does not end a sentence.
+_ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "incl.", "approx.", "vs.", "No.", "St.", "Dr.", "Mr.")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[A-Z0-9“‘\"(£])")
+
+
+def chunk(
+    sections: Iterable[Section], count_tokens: TokenCounter, max_tokens: int = 256
+) -> list[Chunk]:
+    """Return the chunks of all sections, in order, each within max_tokens with its context."""
+    chunks: list[Chunk] = []
+    seen: set[str] = set()
+    for section in sections:
+        context = " > ".join((section.season, *section.heading_path)) + "\n"
+        budget = max_tokens - count_tokens(context)
+        for text in _pack(section.blocks, count_tokens, budget):
+            made = _make_chunk(section, text)
+            if made.id in seen:  # the same text twice under one heading: index it once
+                continue
+            seen.add(made.id)
+            chunks.append(made)
+    return chunks
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split text into sentences at ., ! or ? followed by a capital, skipping abbreviations."""
+    sentences: list[str] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        candidate = text[start : match.start()].rstrip()
+        if candidate.endswith(_ABBREVIATIONS) or re.search(r"\b[A-Z]\.$", candidate):
+            continue  # "e.g. Cegedim" or an initial: not a sentence end
+        sentences.append(text[start : match.end()].strip())
+        start = match.end()
+    tail = text[start:].strip()
+    if tail:
+        sentences.append(tail)
+    return sentences
+
+
+def _pack(blocks: tuple[Block, ...], count_tokens: TokenCounter, budget: int) -> list[str]:
+    """Group the section's blocks into chunk texts that each fit the budget."""
+    texts: list[str] = []
+    group: list[str] = []
+    group_tokens = 0
+
+    def close_group() -> None:
+        nonlocal group_tokens
+        if group:
+            texts.append("\n".join(group))
+        group.clear()
+        group_tokens = 0
+
+    for i, block in enumerate(blocks):
+        line = block.render()
+        tokens = count_tokens(line)
+        is_intro = block.kind == "p" and line.endswith(":") and i + 1 < len(blocks)
+        if tokens > budget:
+            close_group()
+            texts.extend(_split_long(line, count_tokens, budget))
+            continue
+        fits = group_tokens + tokens <= min(budget, GROUP_TARGET_TOKENS)
+        if group and fits and (tokens < SHORT_BLOCK_TOKENS or _group_is_intro(group)):
+            group.append(line)
+            group_tokens += tokens
+            continue
+        close_group()
+        group.append(line)
+        group_tokens = tokens
+        # A long block stands alone unless it introduces what follows ("... such as:").
+        if tokens >= SHORT_BLOCK_TOKENS and not is_intro:
+            close_group()
+    close_group()
+    return texts
+
+
+def _group_is_intro(group: list[str]) -> bool:
+    """True when the group is only a lead-in line ("... including:") waiting for its items."""
+    return len(group) == 1 and group[0].endswith(":")
+
+
+def _split_long(line: str, count_tokens: TokenCounter, budget: int) -> list[str]:
+    """Cut one over-long block at sentence ends into pieces within the budget."""
+    pieces: list[str] = []
+    current: list[str] = []
+    for sentence in split_sentences(line):
+        candidate = " ".join([*current, sentence])
+        if current and count_tokens(candidate) > budget:
+            pieces.append(" ".join(current))
+            current = [sentence]
+        else:
+            current.append(sentence)
+    if current:
+        pieces.append(" ".join(current))
+    # A single sentence longer than the whole budget is kept whole: the model truncates
+    # its tail, but splitting mid-sentence would break the citation check.
+    return pieces
+
+
+def _make_chunk(section: Section, text: str) -> Chunk:
+    key = "\x1f".join((section.page_url, section.season, *section.heading_path, text))
+    return Chunk(
+        id=hashlib.sha256(key.encode()).hexdigest()[:24],
+        section_id=section.id,
+        url=section.url,
+        page_url=section.page_url,
+        season=section.season,
+        season_order=section.season_order,
+        heading_path=section.heading_path,
+        text=text,
+    )
