@@ -74,6 +74,7 @@ def token_counter(model: str | None = None) -> Callable[[str], int]:
 
         tokenizer = Tokenizer.from_file(str(tokenizer_file))
         tokenizer.no_truncation()
+        tokenizer.no_padding()  # the shipped tokenizer.json pads every text to 128
         return lambda text: len(tokenizer.encode(text).ids)
     from transformers import AutoTokenizer
 

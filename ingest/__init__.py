@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.chunk import chunk
+from ingest.chunk import chunk_sections
 from ingest.fetch import Fetcher, FetchOptions, SourceError, read_path
-from ingest.parse import parse
+from ingest.parse import parse_page
 from records import Chunk, Page, Section
 from settings import SNAPSHOT_DIR
 
@@ -88,7 +88,7 @@ def ingest(
     parsed_pages = []
     for page in tqdm(result.pages, desc="parse", unit="page", disable=not progress):
         try:
-            sections = parse(page)
+            sections = parse_page(page)
         except SourceError as error:
             result.errors.append(error)
             continue
@@ -96,5 +96,5 @@ def ingest(
         result.section_counts[page.source] = len(sections)
         parsed_pages.append(page)
     result.pages = parsed_pages
-    result.chunks = chunk(result.sections, count_tokens, max_tokens)
+    result.chunks = chunk_sections(result.sections, count_tokens, max_tokens)
     return result

@@ -53,7 +53,7 @@ SEASON_RE = re.compile(
 MIN_TEXT_CHARS = 2
 
 
-def parse(page: Page) -> list[Section]:
+def parse_page(page: Page) -> list[Section]:
     """Return the page's sections in document order; raise SourceError if it has no content."""
     soup = BeautifulSoup(page.html, "lxml")
     page_url = _canonical_url(soup, page.url)
