@@ -42,6 +42,8 @@ W_DENSE, W_TERMS, W_KIND, W_PASSAGE = 0.4, 0.3, 0.2, 0.3
 # Abstain below these (calibrated on eval/questions.jsonl; the tests hold the floors).
 MIN_DENSE = 0.35
 MIN_TERM_COVERAGE = 0.1
+# A sentence other than the best one counts as on topic from this share of the terms.
+MIN_KIND_TERMS = 0.3
 
 # Words naming a constraint the answer must honour (a nation the archive may not cover).
 NATIONS = {
@@ -88,7 +90,9 @@ ANSWER_KINDS: tuple[tuple[str, re.Pattern, re.Pattern], ...] = (
     (
         "a percentage",
         re.compile(r"\b(what|which) (percentage|share|proportion)\b|\bper ?cent\b|%", re.I),
-        re.compile(r"\d\s?%|\bper ?cent\b|\b(half|halves|thirds?|quarters?|majority|most|all)\b", re.I),
+        re.compile(
+            r"\d\s?%|\bper ?cent\b|\b(half|halves|thirds?|quarters?|majority|most|all)\b", re.I
+        ),
     ),
     (
         "a date",
@@ -306,8 +310,15 @@ def decide(
         ):
             return _abstained(decision, f"the archive's passage does not cover {nation.title()}")
     quoted = " ".join(c.line_text for c in chosen) + " " + best.hit.chunk.context
+    # The kind of answer asked for must sit in a quoted sentence that is about the
+    # question: a date elsewhere in the passage answers some other "when".
+    on_topic = [
+        c.sentence
+        for c in candidates
+        if c.key in {x.key for x in chosen} and (c is best or c.terms >= MIN_KIND_TERMS)
+    ]
     for kind, has in answer_kinds(question):
-        if not has.search(best.sentence):
+        if not any(has.search(sentence) for sentence in on_topic):
             return _abstained(decision, f"the question asks for {kind} and the source gives none")
     quoted_words = words_of(quoted)
     focus = focus_words(asked)
