@@ -44,6 +44,8 @@ MIN_DENSE = 0.35
 MIN_TERM_COVERAGE = 0.1
 # A sentence other than the best one counts as on topic from this share of the terms.
 MIN_KIND_TERMS = 0.3
+# An item naming the nation must hold this share of the question's other terms.
+MIN_NATION_TERMS = 0.2
 
 # Words naming a constraint the answer must honour (a nation the archive may not cover).
 NATIONS = {
@@ -53,6 +55,18 @@ NATIONS = {
     "welsh": ("wales", "welsh"),
     "northern ireland": ("northern ireland",),
     "ireland": ("ireland",),
+}
+# Words that make a question ask for one precise fact ("the new chair", "the minimum
+# version"): the quoted text must say the same, or it answers a vaguer question.
+QUALIFIERS = re.compile(
+    r"\b(?:(?:is|are|was|were) the (?P<new>new)|(?P<other>final|minimum|maximum|exactly))\b", re.I
+)
+QUALIFIER_EVIDENCE = {
+    "new": r"(new|newly|latest)",
+    "final": r"(final|finalised|finished)",
+    "minimum": r"(minimum|at least|lowest)",
+    "maximum": r"(maximum|up to|at most|highest)",
+    "exactly": r"\d",
 }
 # Capitalised words that are not distinctive names: they never force an abstention.
 GENERIC_NAMES = frozenset(
@@ -303,19 +317,23 @@ def decide(
         best_terms=best.terms,
         passage_terms=weighted_coverage(terms, passage, idf),
     )
-    lowered_passage = passage.lower()
-    for nation, spellings in NATIONS.items():
-        if re.search(rf"\b{nation}\b", question.lower()) and not any(
-            s in lowered_passage for s in spellings
-        ):
-            return _abstained(decision, f"the archive's passage does not cover {nation.title()}")
     quoted = " ".join(c.line_text for c in chosen) + " " + best.hit.chunk.context
+    for nation, spellings in NATIONS.items():
+        if re.search(rf"\b{nation}\b", question.lower()) and not _covers_nation(
+            question, spellings, chosen, idf
+        ):
+            return _abstained(decision, f"nothing quoted answers this for {nation.title()}")
+    for match in QUALIFIERS.finditer(asked):
+        qualifier = match.group("new") or match.group("other")
+        if not re.search(rf"\b{QUALIFIER_EVIDENCE[qualifier.lower()]}", quoted, re.I):
+            return _abstained(decision, f"nothing says which is the {qualifier.lower()} one")
     # The kind of answer asked for must sit in a quoted sentence that is about the
     # question: a date elsewhere in the passage answers some other "when".
+    chosen_keys = {x.key for x in chosen}
     on_topic = [
         c.sentence
         for c in candidates
-        if c.key in {x.key for x in chosen} and (c is best or c.terms >= MIN_KIND_TERMS)
+        if c.key in chosen_keys and (c is best or c.terms >= MIN_KIND_TERMS)
     ]
     for kind, has in answer_kinds(question):
         if not any(has.search(sentence) for sentence in on_topic):
@@ -428,6 +446,25 @@ def focus_words(question: str) -> list[str]:
             if word not in _GENERIC_FOCUS and word not in STOPWORDS and len(word) > 2:
                 words.append(word)
     return words
+
+
+def _covers_nation(
+    question: str, spellings: tuple[str, ...], chosen: list[_Candidate], idf: dict[str, float]
+) -> bool:
+    """True when a quoted item names the nation and is about the rest of the question too.
+
+    "Does RTEC work in Wales?" is not answered by an RTEC item beside an unrelated item
+    on Welsh e-prescribing.
+    """
+    others = [
+        t for t in question_terms(question) if not any(t.startswith(s[:5]) for s in spellings)
+    ]
+    for candidate in chosen:
+        line = candidate.line_text
+        if any(s in line.lower() for s in spellings):
+            if not others or weighted_coverage(others, line, idf) >= MIN_NATION_TERMS:
+                return True
+    return False
 
 
 def _mentions(word: str, words: set[str], text: str) -> bool:
