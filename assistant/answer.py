@@ -76,9 +76,10 @@ GENERIC_NAMES = frozenset(
     June July August September October November December Tell Give List Please My Our We""".split()
 )
 
+# "May" only capitalised: "the future may be via ..." is not a date.
 _MONTH = (
-    r"(january|february|march|april|may|june|july|august|september|october|november|december"
-    r"|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)"
+    r"(january|february|march|april|(?-i:May)|june|july|august|september|october|november"
+    r"|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)"
 )
 # (what the question asks for, how to spot it in a question, how to spot it in an answer)
 ANSWER_KINDS: tuple[tuple[str, re.Pattern, re.Pattern], ...] = (
@@ -107,6 +108,15 @@ ANSWER_KINDS: tuple[tuple[str, re.Pattern, re.Pattern], ...] = (
         re.compile(
             r"\d\s?%|\bper ?cent\b|\b(half|halves|thirds?|quarters?|majority|most|all)\b", re.I
         ),
+    ),
+    (
+        "a company's name",
+        re.compile(
+            r"\bwhich (company|companies|firm|firms|vendor|vendors)\b|"
+            r"\bwho (makes|made|supplies|supplied|provides|developed|built|sells)\b",
+            re.I,
+        ),
+        re.compile(r"(?!)"),  # checked by _names_a_company: a pattern cannot know the question
     ),
     (
         "a date",
@@ -336,7 +346,13 @@ def decide(
         if c.key in chosen_keys and (c is best or c.terms >= MIN_KIND_TERMS)
     ]
     for kind, has in answer_kinds(question):
-        if not any(has.search(sentence) for sentence in on_topic):
+        if kind == "a company's name":
+            # Only the sentences the answer was chosen for: a firm named in a side
+            # sentence ("a YouTube video was published") is not the one asked about.
+            found = any(_names_a_company(c.sentence, asked) for c in chosen)
+        else:
+            found = any(has.search(sentence) for sentence in on_topic)
+        if not found:
             return _abstained(decision, f"the question asks for {kind} and the source gives none")
     quoted_words = words_of(quoted)
     focus = focus_words(asked)
@@ -446,6 +462,35 @@ def focus_words(question: str) -> list[str]:
             if word not in _GENERIC_FOCUS and word not in STOPWORDS and len(word) > 2:
                 words.append(word)
     return words
+
+
+# Public bodies and institutional words: capitalised, but never the company asked about.
+PUBLIC_NAMES = frozenset(
+    """nhs nhsx nhse nhse&i nhsbsa dhsc psnc cp itg gp gps lpc lpcs ics icss csu prsb rps dwp
+    digital england english government department health care service services directory dos
+    website app national community pharmacy pharmacies trust council committee group team
+    the this these those it its they there in on at for from and of to a an""".split()
+)
+
+
+def _names_a_company(sentence: str, question: str) -> bool:
+    """True when the sentence names an organisation that is neither public nor in the question.
+
+    "Which firm ...?" is answered by "an Accenture project team", not by "NHS Digital".
+    """
+    asked = {w.lower() for w in re.findall(r"[\w&’'-]+", question)}
+    defined = set(re.findall(r"\(([A-Z][A-Za-z&]+)\)", sentence))  # "(NBS)": a programme's own name
+    words = re.findall(r"[\w&’'-]+", sentence)
+    for i, word in enumerate(words):
+        lowered = word.lower()
+        if i == 0 or not word[0].isupper() or len(word) < 3 or any(ch.isdigit() for ch in word):
+            continue
+        if lowered in asked or lowered in PUBLIC_NAMES or lowered.startswith("nhs"):
+            continue
+        if word in defined or re.fullmatch(_MONTH, lowered):
+            continue
+        return True
+    return False
 
 
 def _covers_nation(
