@@ -1,0 +1,216 @@
+"""`python -m eval`: run the question set through the assistant and the baselines, write a report.
+
+    python -m eval [--set FILE] [--type T ...] [--limit N] [--json] [--out DIR]
+                   [--index-dir DIR] [--no-baselines] [--quiet]
+    python -m eval --compare OLD NEW [--json]
+
+Exit codes: 0 done (falling below a floor is reported, not an error: the quality-gate
+test enforces the floors); 2 bad input (set file, options, --compare paths); 3 no index
+(the message says how to build one); 1 the index is unreadable or its store unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+EXIT_BAD_INPUT = 2
+EXIT_NO_INDEX = 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line and exit 2, as for any bad input
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _parser() -> _Parser:
+    from eval.dataset import TYPES
+
+    parser = _Parser(
+        prog="python -m eval",
+        description="Evaluate the assistant on a question set, beside baselines, and write a "
+        "report folder (report.md, report.html, results.json).",
+    )
+    parser.add_argument(
+        "--set", type=Path, dest="set_path", metavar="FILE",
+        help="JSONL question set (default eval/questions.jsonl); validated against the archive",
+    )  # fmt: skip
+    parser.add_argument(
+        "--type", nargs="+", action="extend", dest="types", metavar="T", choices=TYPES,
+        help=f"only these question types: {', '.join(TYPES)}",
+    )  # fmt: skip
+    parser.add_argument(
+        "--limit", type=_positive_int, metavar="N",
+        help="at most N questions, taken type by type so every type is covered",
+    )  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument(
+        "--out", type=Path, metavar="DIR", help="report folder (default eval/reports/<timestamp>)"
+    )
+    parser.add_argument(
+        "--index-dir", type=Path, metavar="DIR", help="index folder (env ASSISTANT_INDEX_DIR)"
+    )
+    parser.add_argument("--no-baselines", action="store_true", help="run only our system (faster)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--compare", nargs=2, type=Path, metavar=("OLD", "NEW"),
+        help="compare two reports (folders or results.json files) instead of running",
+    )  # fmt: skip
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the eval CLI and return its exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.compare:
+            return _compare(args)
+        return _run(args)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - one line on stderr, never a traceback
+        print(f"error: unexpected {error.__class__.__name__}: {error}", file=sys.stderr)
+        return 1
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from eval.compare import CompareError, compare, load_results, render
+
+    extra = [
+        flag
+        for flag, value in (
+            ("--set", args.set_path),
+            ("--type", args.types),
+            ("--limit", args.limit),
+            ("--out", args.out),
+            ("--index-dir", args.index_dir),
+            ("--no-baselines", args.no_baselines),
+        )  # fmt: skip
+        if value
+    ]
+    if extra:
+        print(f"error: --compare takes no {extra[0]} (only --json)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    old_path, new_path = args.compare
+    try:
+        comparison = compare(
+            load_results(old_path), load_results(new_path), str(old_path), str(new_path)
+        )
+    except CompareError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.json:
+        print(json.dumps(comparison.to_json(), indent=1, ensure_ascii=False))
+    else:
+        print(render(comparison))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from eval.dataset import DEFAULT_SET, DatasetError, load_set, select
+
+    set_path = args.set_path or DEFAULT_SET
+    try:
+        items = select(load_set(set_path), args.types, args.limit)
+    except DatasetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not items:
+        kinds = ", ".join(args.types)
+        print(f"error: {set_path} has no questions of type {kinds}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.out is not None:
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)  # fail now, not after a 2-minute run
+        except OSError as error:
+            reason = error.strerror or error
+            print(f"error: cannot write the report to {args.out}: {reason}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+
+    from eval.metrics import FLOORS, below_floors
+    from eval.report import console_summary, default_folder, headline, write_report
+    from eval.run import OURS, SYSTEMS, run_eval
+    from index.search import IndexUnavailableError
+    from index.store import CorruptIndexError, NoIndexError
+    from settings import load_settings
+
+    settings = load_settings(index_dir=args.index_dir)
+    systems = (OURS,) if args.no_baselines else SYSTEMS
+    try:
+        # Libraries print to stdout ("Using MockLLM", ...); keep stdout for our output.
+        with contextlib.redirect_stdout(sys.stderr):
+            result = run_eval(
+                items, settings, systems, progress=not args.quiet and sys.stderr.isatty()
+            )
+    except NoIndexError:
+        custom = settings.index_dir != Path("index_store")
+        hint = f" --index-dir {settings.index_dir}" if custom else ""
+        print(
+            f"error: no index in {settings.index_dir}: build one with: python -m ingest{hint}",
+            file=sys.stderr,
+        )
+        return EXIT_NO_INDEX
+    except (CorruptIndexError, IndexUnavailableError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    result.meta.update({"set": str(set_path), "types": args.types or "all", "limit": args.limit})
+    folder = args.out or default_folder()
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            write_report(result, folder)
+    except OSError as error:
+        print(f"error: cannot write the report to {folder}: {error.strerror}", file=sys.stderr)
+        return 1
+    if args.json:
+        missed = {metric for metric, _, _ in below_floors(result.summary[OURS])}
+        floors = {
+            metric: {
+                "floor": floor,
+                "value": result.summary[OURS].get(metric),
+                "met": metric not in missed and result.summary[OURS].get(metric) is not None,
+            }
+            for metric, floor in FLOORS.items()
+        }
+        print(
+            json.dumps(
+                {
+                    "report": str(folder),
+                    "headline": headline(result),
+                    "summary": result.summary,
+                    "by_type": result.by_type,
+                    "by_season": result.by_season,
+                    "hit1_by_type": result.hit1_by_type,
+                    "floors": floors,
+                    "failed": [{"id": i.id, "failures": i.failures} for i in result.failed],
+                    "meta": result.meta,
+                },
+                indent=1,
+                ensure_ascii=False,
+            )
+        )
+    else:
+        print(console_summary(result, folder))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
