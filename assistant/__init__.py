@@ -26,7 +26,7 @@ class BadQuestionError(ValueError):
 def clean_question(question: object) -> str:
     """Return the question as plain text, or raise BadQuestionError saying what is wrong.
 
-    Control characters are dropped and HTML tags are reduced to their text, so
+    Control characters become spaces and HTML tags are reduced to their text, so
     "<b>EPS</b> dates?" is asked as "EPS dates?".
     """
     if not isinstance(question, str):

@@ -39,12 +39,13 @@ def previous_questions(history: list | None) -> list[str]:
 
 
 def is_follow_up(question: str) -> bool:
-    """True when the question leans on an earlier one (an opener, a pronoun, or few terms)."""
+    """True when the question leans on an earlier one (an opener, or a pronoun and little else).
+
+    A short question on a new topic ("What is RTEC?") stands alone.
+    """
     terms = question_terms(_SEASON.sub(" ", question))
-    return (
-        bool(_FOLLOW_UP_START.match(question))
-        or (len(terms) <= 3 and bool(_PRONOUN.search(question)))
-        or len(terms) <= 1
+    return bool(_FOLLOW_UP_START.match(question)) or (
+        len(terms) <= 3 and bool(_PRONOUN.search(question))
     )
 
 

@@ -61,14 +61,13 @@ def main(argv: list[str] | None = None) -> int:
         fetch_options=FetchOptions(cache_dir=Path(settings.index_dir) / "http-cache"),
         progress=not args.quiet,
     )
+    if not result.sections:
+        # One line per failed source; the index is left as it was.
+        for error in result.errors or ["nothing to index"]:
+            print(f"error: {error}", file=sys.stderr)
+        return 1
     for error in result.errors:
         print(f"error: {error}", file=sys.stderr)
-    if not result.sections:
-        print(
-            f"error: nothing to index; the index in {settings.index_dir} is unchanged",
-            file=sys.stderr,
-        )
-        return 1
     if result.errors:
         print(
             f"warning: {len(result.errors)} source(s) skipped; indexing the rest", file=sys.stderr

@@ -22,6 +22,7 @@ TokenCounter = Callable[[str], int]
 
 # Abbreviations whose full stop does not end a sentence.
 _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "incl.", "approx.", "vs.", "No.", "St.", "Dr.", "Mr.")
+_BRACKETED_SENTENCE = re.compile(r"\([A-Z][a-z]+\s+[a-z]")  # "(See the guide.)"
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[A-Z0-9“‘\"(£])")
 
 
@@ -51,6 +52,8 @@ def split_sentences(text: str) -> list[str]:
         candidate = text[start : match.start()].rstrip()
         if candidate.endswith(_ABBREVIATIONS) or re.search(r"\b[A-Z]\.$", candidate):
             continue  # "e.g. Cegedim" or an initial: not a sentence end
+        if text[match.end() :].startswith("(") and not _BRACKETED_SENTENCE.match(text, match.end()):
+            continue  # "... is needed. (WS1a-1d)": a reference belongs to its sentence
         sentences.append(text[start : match.end()].strip())
         start = match.end()
     tail = text[start:].strip()

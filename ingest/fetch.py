@@ -297,10 +297,10 @@ def _read_file(path: Path, max_bytes: int) -> Page:
         raise SourceError(source, f"could not read file ({exc.strerror or exc})") from None
     if not body.strip():
         raise SourceError(source, "empty file")
-    if path.suffix.lower() not in HTML_SUFFIXES:
-        head = body[: 64 * 1024]
-        if b"\0" in head or not _HTML_TAG.search(head):
-            raise SourceError(source, "not an HTML file")
+    head = body[: 64 * 1024]
+    # NUL bytes mean binary (a PDF saved as .html); without a .html name, tags must show.
+    if b"\0" in head or (path.suffix.lower() not in HTML_SUFFIXES and not _HTML_TAG.search(head)):
+        raise SourceError(source, "not an HTML file")
     return Page(
         source=source, url=path.resolve().as_uri(), html=_decode(body, None), fetched_at=_now()
     )

@@ -34,6 +34,14 @@ CHROME_WORDS = {
     "skip-link", "screen-reader-text", "site-header", "site-footer", "entry-footer",
     "post-navigation", "return-links", "masthead", "colophon", "secondary",
 }  # fmt: skip
+# Parts of class names (split at - and _) that only page furniture uses, e.g. Jetpack's
+# "sd-sharing" and "jp-relatedposts". "header"/"footer"/"content" are not here: WordPress
+# uses "entry-header" and "entry-content" for the post itself.
+CHROME_PARTS = {
+    "cookie", "cookies", "consent", "gdpr", "breadcrumb", "breadcrumbs", "share", "sharing",
+    "sharedaddy", "social", "sidebar", "widget", "related", "relatedposts", "comments",
+    "newsletter", "menu", "navigation", "nav", "masthead", "colophon", "skip",
+}  # fmt: skip
 # Where the main content lives, most specific first.
 CONTENT_SELECTORS = (
     ".entry-content", "article", "main", "[role=main]", "#content", ".content", "body",
@@ -64,6 +72,11 @@ def parse_page(page: Page) -> list[Section]:
     _drop_chrome(root)
 
     builder = _SectionBuilder(page_url=page_url, page_title=title)
+    title_heading = soup.find("h1")
+    if isinstance(title_heading, Tag) and root not in title_heading.parents:
+        # The title sits outside the content (WordPress's entry-header): the text before
+        # the first heading is still the title's section, linked by the title's anchor.
+        builder.anchor = _anchor_of(title_heading)
     _walk(root, builder)
     sections = builder.finish()
     if not sections:
@@ -131,16 +144,20 @@ def _content_root(soup: BeautifulSoup) -> Tag | None:
 
 
 def _is_chrome(tag: Tag) -> bool:
+    """True for page furniture: site header/footer, menus, sharing, cookie notices, widgets."""
     if tag.attrs is None:
         return False
     if tag.name in ("header", "footer") and not _inside_content_article(tag):
         return True
-    words: set[str] = set()
-    for value in (tag.get("class") or []) + [tag.get("id") or "", tag.get("role") or ""]:
-        words.update(w for w in re.split(r"[\s_]+", str(value).lower()) if w)
     if tag.get("role") in ("navigation", "banner", "contentinfo", "dialog", "search"):
         return True
-    return bool(words & CHROME_WORDS)
+    names = [str(v).lower() for v in (tag.get("class") or [])]
+    names += [str(tag.get("id") or "").lower()]
+    for name in filter(None, names):
+        # Whole names ("site-header") and name parts ("sd-sharing", "jp-relatedposts").
+        if name in CHROME_WORDS or set(re.split(r"[-_]+", name)) & CHROME_PARTS:
+            return True
+    return False
 
 
 def _inside_content_article(tag: Tag) -> bool:
@@ -174,10 +191,11 @@ class _SectionBuilder:
         self.anchor = ""
         self.blocks: list[Block] = []
         self.used_ids: set[str] = set()
+        self.made_anchors: set[str] = set()
 
     def heading(self, level: int, text: str, anchor: str) -> None:
         self._flush()
-        self.anchor = anchor
+        self.anchor = anchor or self._slug(text)
         if level == 1:
             self.stack = []
             return
@@ -193,6 +211,16 @@ class _SectionBuilder:
         while self.stack and self.stack[-1][0] >= level:
             self.stack.pop()
         self.stack.append((level, text))
+
+    def _slug(self, text: str) -> str:
+        """A unique anchor for a heading without one: "NHS App" -> "nhs-app", "nhs-app-2"."""
+        base = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "section"
+        slug, n = base, 1
+        while slug in self.made_anchors:
+            n += 1
+            slug = f"{base}-{n}"
+        self.made_anchors.add(slug)
+        return slug
 
     def add(self, block: Block) -> None:
         if len(block.text) >= MIN_TEXT_CHARS:
@@ -313,4 +341,4 @@ def _anchor_of(heading: Tag) -> str:
     parent = heading.parent
     if isinstance(parent, Tag) and parent.get("id") and len(parent.find_all(HEADING_TAGS)) == 1:
         return str(parent["id"])
-    return re.sub(r"[^a-z0-9]+", "-", clean_text(heading).lower()).strip("-")
+    return ""  # no anchor on the page: the builder makes a unique one from the heading
