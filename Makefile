@@ -6,7 +6,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test eval bench lint format snapshot ingest clean
+.PHONY: run test eval bench lint format snapshot ingest screenshot clean
 
 # torch first: `pip install torch==2.13.0` takes the CPU build from this machine's disk;
 # left to the resolver, torch would arrive as a multi-GB CUDA build.
@@ -45,6 +45,10 @@ format: $(VENV)/.dev
 
 ingest: $(VENV)/.base
 	$(PY) -m ingest
+
+screenshot: $(VENV)/.dev
+	$(PY) -m ingest --if-missing --quiet
+	$(PY) tests/app/screenshot.py
 
 snapshot:
 	$(PYTHON) data/build_snapshot.py

@@ -1,0 +1,144 @@
+"""The app's /ask API through gradio_client, against app.py started as a real server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from appserver import REPO_ROOT, AppServer
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+QUESTION = "When does MYS become compulsory for FP34C?"
+CONTRACT = {"question", "answer", "abstained", "as_of", "citations", "retrieved", "timings_ms"}
+
+
+@pytest.fixture(scope="module")
+def client(app_server: AppServer) -> Client:
+    return Client(app_server.url, verbose=False)
+
+
+def test_ask_returns_the_json_contract(client: Client, snapshot_settings) -> None:
+    result = client.predict(QUESTION, api_name="/ask")
+    assert CONTRACT <= set(result)
+    assert result["question"] == QUESTION
+    assert result["abstained"] is False
+    assert result["as_of"] == "Winter 2021"
+    assert "[1]" in result["answer"]
+    citation = result["citations"][0]
+    assert {"n", "season", "heading_path", "url", "text"} <= set(citation)
+    assert "#" in citation["url"] and isinstance(citation["heading_path"], list)
+    assert 0 < len(result["retrieved"]) <= 10
+    assert {"rank", "score", "season", "heading_path", "url", "text"} <= set(result["retrieved"][0])
+    assert {"retrieve", "answer", "total"} <= set(result["timings_ms"])
+
+    # The same answer as assistant.ask() gives in-process (what the CLI prints).
+    from assistant import ask
+
+    local = ask(QUESTION, settings=snapshot_settings).to_json()
+    assert result["answer"] == local["answer"]
+    assert result["citations"] == local["citations"]
+
+
+def test_season_filter_is_respected(client: Client) -> None:
+    result = client.predict("What is NHSmail used for?", "Autumn 2021", api_name="/ask")
+    assert result["retrieved"], result
+    assert {hit["season"] for hit in result["retrieved"]} == {"Autumn 2021"}
+    assert {c["season"] for c in result["citations"]} <= {"Autumn 2021"}
+
+
+def test_several_seasons_separated_by_commas(client: Client) -> None:
+    result = client.predict(
+        "What is NHSmail used for?", "Summer 2021, Autumn 2021", api_name="/ask"
+    )
+    assert {hit["season"] for hit in result["retrieved"]} <= {"Summer 2021", "Autumn 2021"}
+
+
+def test_an_unanswerable_question_abstains(client: Client) -> None:
+    result = client.predict(
+        "How much does it cost to replace a lost or broken NHS Smartcard?", api_name="/ask"
+    )
+    assert result["abstained"] is True
+    assert result["citations"] == [] and result["as_of"] is None
+
+
+@pytest.mark.parametrize(
+    ("question", "season", "message"),
+    [
+        ("", None, "the question is empty"),
+        ("   ", None, "the question is empty"),
+        ("<img src=x onerror=alert(1)>", None, "the question is empty"),
+        ("x" * 2001, None, "the limit is 2,000"),
+        ("What is NHSmail?", "Spring 1999", "unknown season"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(
+    client: Client, question: str, season: str | None, message: str
+) -> None:
+    with pytest.raises(AppError, match=message) as error:
+        client.predict(question, season, api_name="/ask")
+    assert str(error.value).startswith("bad question:")
+
+
+def test_only_ask_is_public(client: Client) -> None:
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert list(endpoints) == ["/ask"]
+
+
+def test_the_app_stays_up_after_errors(client: Client, app_server: AppServer) -> None:
+    with pytest.raises(AppError):
+        client.predict("", api_name="/ask")
+    assert app_server.process.poll() is None
+    assert client.predict(QUESTION, api_name="/ask")["abstained"] is False
+    assert "Traceback" not in app_server.log()
+
+
+def test_no_index_exits_3_with_one_clear_line(tmp_path: Path) -> None:
+    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(tmp_path / "empty"), "GRADIO_SERVER_PORT": "0"}
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "app.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 3
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "python -m ingest" in lines[0] and "make run" in lines[0]
+
+
+def test_concurrent_requests_all_get_answers(app_server: AppServer) -> None:
+    """Eight clients at once: the queue (two answers at a time) serves every one."""
+    questions = [QUESTION, "What is NHSmail used for?"] * 4
+
+    def one(question: str) -> dict:
+        return Client(app_server.url, verbose=False).predict(question, api_name="/ask")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(one, questions))
+    assert [r["question"] for r in results] == questions
+    assert all(r["answer"] for r in results)
+
+
+def test_a_bad_port_exits_2_with_one_clear_line(snapshot_index_dir: Path) -> None:
+    env = {
+        **os.environ,
+        "ASSISTANT_INDEX_DIR": str(snapshot_index_dir),
+        "GRADIO_SERVER_PORT": "abc",
+    }
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "app.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "error: bad configuration: GRADIO_SERVER_PORT must be a port number (0-65535), not 'abc'"
+    )
