@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.answer import question_terms
+from assistant.terms import question_terms
 
 # Openers and pronouns that only make sense after an earlier question.
 _FOLLOW_UP_START = re.compile(
