@@ -8,19 +8,30 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import shutil
+import tempfile
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from index.store import CorruptIndexError, StoredIndex, chroma_client, read_index
+from index.store import (
+    CorruptIndexError,
+    IndexUnavailableError,
+    StoredIndex,
+    check_build,
+    chroma_client,
+    probe_collection,
+    read_index,
+    rebuild_command,
+)
 from records import Chunk, Section
 from settings import Settings
 
-
-class IndexUnavailableError(Exception):
-    """The index's vector store cannot be reached (e.g. the Chroma server is down)."""
+__all__ = ["IndexUnavailableError", "SearchIndex", "forget_index", "open_index"]
 
 
 @dataclass
@@ -33,6 +44,12 @@ class SearchIndex:
     bm25: object  # llama_index BM25Retriever
     sentence_rows: dict[str, int]
     sentence_vectors: np.ndarray
+    # What close() releases: the Chroma client (its SQLite files) and any scratch copy.
+    resources: list = field(default_factory=list, repr=False)
+
+    def close(self) -> None:
+        """Release the Chroma client and scratch files; the index is unusable afterwards."""
+        _release(self.resources)
 
     @property
     def chunks(self) -> dict[str, Chunk]:
@@ -75,10 +92,19 @@ class SearchIndex:
 
 _cache: dict[tuple, SearchIndex] = {}
 _cache_lock = threading.Lock()
+_retired: list[tuple[float, SearchIndex]] = []  # replaced indexes, closed after a grace time
+RETIRE_AFTER_S = 60.0  # a question takes ~0.1 s: a minute is ample for one in flight
 
 
 def open_index(settings: Settings) -> SearchIndex:
-    """Return the current build loaded for search, cached until the build changes."""
+    """Return the current build loaded for search, cached until the build changes.
+
+    Only a successful load is cached: when loading fails (the Chroma server is down, the
+    index is missing or broken) the error is raised and the next call tries again, so a
+    long-running app recovers by itself once the server is back or the index is rebuilt.
+    A server that goes down after the load makes each query raise IndexUnavailableError
+    within ~4 s; the same loaded index answers again once the server is back.
+    """
     index_dir = Path(settings.index_dir)
     stored_head = (
         (index_dir / "CURRENT").read_text().strip() if (index_dir / "CURRENT").exists() else None
@@ -86,9 +112,35 @@ def open_index(settings: Settings) -> SearchIndex:
     key = (str(index_dir.resolve()), stored_head, settings.chroma_url, settings.embed_model)
     with _cache_lock:
         if key not in _cache:
-            _cache.clear()  # a newer build replaces the old one in memory
+            # A newer build replaces the old one in memory. The old one is closed a minute
+            # later, not now: another thread may still be answering from it.
+            _retired.extend((time.monotonic(), old) for old in _cache.values())
+            _cache.clear()
+            _close_retired(older_than=RETIRE_AFTER_S)
             _cache[key] = _load(settings)
         return _cache[key]
+
+
+def forget_index() -> None:
+    """Drop and close the loaded index, so the next open_index() loads it again from disk.
+
+    Closing releases Chroma's open SQLite files (e.g. before unmounting the index folder).
+    """
+    with _cache_lock:
+        _retired.extend((0.0, old) for old in _cache.values())
+        _cache.clear()
+        _close_retired(older_than=0.0)
+
+
+def _close_retired(older_than: float) -> None:
+    now = time.monotonic()
+    keep = []
+    for retired_at, index in _retired:
+        if now - retired_at >= older_than:
+            index.close()
+        else:
+            keep.append((retired_at, index))
+    _retired[:] = keep
 
 
 def _load(settings: Settings) -> SearchIndex:
@@ -101,23 +153,13 @@ def _load(settings: Settings) -> SearchIndex:
     from index.embed import load_embedder
 
     stored = read_index(settings.index_dir)
+    check_build(stored, settings)  # a missing file or the wrong store mode, said plainly
     embedder = load_embedder(settings.embed_model)
     with contextlib.redirect_stdout(io.StringIO()):  # it prints "Using MockLLM" to stdout
         LlamaSettings.llm = None  # no generative model anywhere in the loop
     LlamaSettings.embed_model = embedder
-    try:
-        client = chroma_client(settings, stored.build_dir)
-        collection = client.get_collection(stored.manifest["collection"])
-    except Exception as error:  # noqa: BLE001 - chromadb raises many types for one cause
-        where = settings.chroma_url or stored.build_dir / "chroma"
-        if settings.chroma_url:
-            raise IndexUnavailableError(
-                f"cannot reach the Chroma server at {where} ({error.__class__.__name__}); "
-                "check it is running"
-            ) from error
-        raise CorruptIndexError(
-            f"vector store in {where} is unreadable ({error}): rebuild it with: python -m ingest"
-        ) from error
+    resources: list = []
+    collection = _open_collection(settings, stored, resources)
     vector_index = VectorStoreIndex.from_vector_store(
         ChromaVectorStore(chroma_collection=collection), embed_model=embedder
     )
@@ -127,10 +169,12 @@ def _load(settings: Settings) -> SearchIndex:
         sentences = np.load(stored.build_dir / "sentences.npz", allow_pickle=True)
         texts = sentences["texts"].tolist()
         vectors = np.asarray(sentences["vectors"], dtype=np.float32)
-    except (OSError, ValueError, KeyError) as error:
+    except Exception as error:  # noqa: BLE001 - a damaged zip/JSON/pickle raises many types
+        _release(resources)
+        first_line = str(error).splitlines()[0] if str(error) else ""
         raise CorruptIndexError(
-            f"index in {settings.index_dir} is incomplete ({error}): "
-            "rebuild it with: python -m ingest"
+            f"index in {settings.index_dir} is incomplete ({error.__class__.__name__}: "
+            f"{first_line}): rebuild it with: {rebuild_command(settings.index_dir)}"
         ) from error
     return SearchIndex(
         settings=settings,
@@ -139,4 +183,134 @@ def _load(settings: Settings) -> SearchIndex:
         bm25=bm25,
         sentence_rows={t: i for i, t in enumerate(texts)},
         sentence_vectors=vectors,
+        resources=resources,
     )
+
+
+def _open_collection(settings: Settings, stored: StoredIndex, resources: list):
+    """Return the build's Chroma collection, guarded so server failures read clearly.
+
+    What must be closed with the index (the client, a scratch copy) goes into resources.
+    """
+    name = stored.manifest["collection"]
+    if settings.chroma_url:
+        client = chroma_client(settings)  # server down: IndexUnavailableError in ~3 s
+        resources.append(client)
+        try:
+            collection = client.get_collection(name)
+        except Exception as error:  # noqa: BLE001 - chromadb raises many types for one cause
+            _release(resources)
+            raise _server_failure(settings, error, name) from error
+        return _GuardedCollection(collection, settings, name)
+    try:
+        collection = _embedded_collection(stored.build_dir, name, resources)
+        probe_collection(collection, stored.manifest)
+        return collection
+    except Exception as error:  # noqa: BLE001 - chromadb raises many types for one cause
+        _release(resources)
+        first_line = str(error).splitlines()[0] if str(error) else ""
+        raise CorruptIndexError(
+            f"vector store in {stored.build_dir / 'chroma'} is unreadable "
+            f"({error.__class__.__name__}: {first_line}): "
+            f"rebuild it with: {rebuild_command(settings.index_dir)}"
+        ) from error
+
+
+def _embedded_collection(build_dir: Path, name: str, resources: list):
+    """Open the build's embedded Chroma collection, from a scratch copy if it is read-only.
+
+    Embedded Chroma writes to its folder even to read (it replays its log into the HNSW
+    files on open), so a build on a read-only mount or image cannot be opened in place.
+    Copying its chroma/ folder to a temp dir costs ~2.5 MB for the snapshot; the rest of
+    the build (chunks, BM25, sentence vectors) is only read and stays where it is.
+    """
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    path = build_dir / "chroma"
+    if _writable(path):
+        client = chroma_client(Settings(), build_dir)
+    else:
+        scratch = tempfile.TemporaryDirectory(prefix="cpitg-chroma-")
+        resources.append(scratch)
+        copy = Path(scratch.name) / "chroma"
+        shutil.copytree(path, copy)
+        client = chromadb.PersistentClient(
+            path=str(copy), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        )
+    resources.append(client)  # closed before the scratch copy is removed (last in, first out)
+    return client.get_collection(name)
+
+
+def _release(resources: list) -> None:
+    """Close clients and remove scratch folders, last opened first."""
+    while resources:
+        resource = resources.pop()
+        try:
+            if isinstance(resource, tempfile.TemporaryDirectory):
+                resource.cleanup()
+            else:
+                resource.close()
+        except Exception:  # noqa: BLE001 - releasing is best effort
+            pass
+
+
+def _writable(path: Path) -> bool:
+    """True when path's file system is mounted read-write and path accepts writes.
+
+    os.access alone is not enough: root passes it on a read-only mount.
+    """
+    try:
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            return False
+    except OSError:
+        return True  # let Chroma report what is wrong
+    return os.access(path, os.W_OK)
+
+
+def _server_failure(settings: Settings, error: Exception, collection: str) -> Exception:
+    """Turn a failed Chroma server call into IndexUnavailableError with a one-line reason."""
+    from chromadb.errors import NotFoundError
+
+    from index.store import connection_reason, is_connection_error, unreachable_message
+
+    if is_connection_error(error):
+        return IndexUnavailableError(
+            unreachable_message(settings.chroma_url or "", connection_reason(error))
+        )
+    if isinstance(error, NotFoundError) or "does not exist" in str(error):
+        return IndexUnavailableError(
+            f"the Chroma server at {settings.chroma_url} has no collection {collection} "
+            "(was it restarted on another --path?): rebuild it with: "
+            f"{rebuild_command(settings.index_dir)}"
+        )
+    return error
+
+
+class _GuardedCollection:
+    """A Chroma server collection whose failures raise IndexUnavailableError.
+
+    llama-index's ChromaVectorStore calls query()/get() on it; a server that went down or
+    hangs would otherwise surface as a raw httpx error (or, without our timeouts, a hang).
+    """
+
+    def __init__(self, collection, settings: Settings, name: str) -> None:
+        self._collection = collection
+        self._settings = settings
+        self._name = name
+
+    def __getattr__(self, attribute: str):
+        value = getattr(self._collection, attribute)
+        if attribute not in ("query", "get", "count", "peek"):
+            return value
+
+        def guarded(*args, **kwargs):
+            try:
+                return value(*args, **kwargs)
+            except Exception as error:  # noqa: BLE001 - classified below
+                failure = _server_failure(self._settings, error, self._name)
+                if failure is error:
+                    raise
+                raise failure from error
+
+        return guarded

@@ -1,0 +1,209 @@
+"""Server mode: the index in a real `chroma run` on 127.0.0.1 answers like the embedded one,
+fails fast and clearly when the server is down or hung, and recovers when it is back."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from index_support import (
+    QUESTION,
+    ChromaServer,
+    answer_json,
+    build_in_process,
+    cli_env,
+    comparable,
+    copy_index,
+    manifest,
+    run_cli,
+)
+
+from index.search import IndexUnavailableError, forget_index
+from index.store import COLLECTION_PREFIX
+
+# The spec: a clear error within 5 s, never a hang.
+DEADLINE_S = 5.0
+SNAPSHOT_QUESTIONS = [
+    "When does MYS become compulsory for FP34C?",
+    "How many workstream areas does CP ITG organise its work into?",
+    "What is the Pharmacy IT Gantt chart?",
+    "What did the Winter 2021 bulletin say about NHSmail?",
+    "Is there anything about blockchain prescriptions?",
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
+    """A real Chroma server on a free port, its data in a temp folder."""
+    running = ChromaServer(tmp_path_factory.mktemp("chroma-server") / "data").start()
+    yield running
+    forget_index()
+    running.stop()
+
+
+def _collections(server: ChromaServer) -> list[str]:
+    import chromadb
+
+    client = chromadb.HttpClient(host="127.0.0.1", port=server.port)
+    try:
+        return sorted(c.name for c in client.list_collections())
+    finally:
+        client.close()
+
+
+def test_ingest_and_ask_through_the_server(
+    server: ChromaServer, tmp_path: Path, base_pages: Path, edited_pages: Path, base_index: Path
+) -> None:
+    index_dir = tmp_path / "index"
+    env = cli_env(ASSISTANT_CHROMA_URL=server.url)
+
+    first = run_cli("ingest", "--quiet", "--path", str(base_pages), "--index-dir", str(index_dir),
+                    env=env)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    first_manifest = manifest(index_dir)
+    assert first_manifest["chroma_url"] == server.url
+    assert not (index_dir / "builds" / first_manifest["build_id"] / "chroma").exists()
+    # Same pages, same answer as the embedded index.
+    assert comparable(answer_json(index_dir, chroma_url=server.url)) == comparable(
+        answer_json(base_index)
+    )
+
+    # Re-ingest through the server: the change report, and one collection per build kept.
+    second = build_in_process(edited_pages, index_dir, chroma_url=server.url)
+    assert second.changes.sections_added == ["Winter 2021 > Summary Care Record"]
+    assert second.changes.sections_removed == ["Winter 2021 > Smartcards"]
+    current = manifest(index_dir)
+    assert current["history"][-1]["changes"]["sections_changed"] == ["Autumn 2021 > NHSmail"]
+    assert "365 days" in answer_json(index_dir, chroma_url=server.url)["answer"]
+    build_in_process(base_pages, index_dir, chroma_url=server.url)
+    third = manifest(index_dir)
+    # The pruned build's collection went with it; the previous one stays for a roll back.
+    ours = [c for c in _collections(server) if c.startswith(COLLECTION_PREFIX)]
+    assert first_manifest["collection"] not in ours
+    assert {current["collection"], third["collection"]} <= set(ours)
+
+
+def test_snapshot_answers_match_the_embedded_index(
+    server: ChromaServer, tmp_path: Path, snapshot_index_dir: Path
+) -> None:
+    """The whole archive in the server gives the same answers and citations."""
+    # Switching a copy of the session's snapshot index to the server re-ingests the whole
+    # snapshot into it (its embeddings reused by chunk hash: same model, same vectors).
+    from index.embed import token_counter
+    from index.store import build
+    from ingest import ingest
+    from settings import load_settings
+
+    index_dir = copy_index(snapshot_index_dir, tmp_path / "index")
+    result = ingest(count_tokens=token_counter(None), progress=False)
+    settings = load_settings(index_dir=index_dir, chroma_url=server.url)
+    outcome = build(result.sections, result.chunks, result.sources(), settings, progress=False)
+    assert outcome.written and outcome.embedded == 0
+    assert manifest(index_dir)["chroma_url"] == server.url
+
+    for question in SNAPSHOT_QUESTIONS:
+        embedded = answer_json(snapshot_index_dir, question)
+        served = answer_json(index_dir, question, chroma_url=server.url)
+        assert comparable(served) == comparable(embedded), question
+        assert served["retrieved"] == embedded["retrieved"], question
+
+
+@pytest.fixture
+def server_index(server: ChromaServer, tmp_path: Path, base_pages: Path) -> Path:
+    """A small index whose vectors live in the module's server."""
+    index_dir = tmp_path / "index"
+    build_in_process(base_pages, index_dir, chroma_url=server.url)
+    return index_dir
+
+
+def test_server_down_fails_fast_and_clearly_then_recovers(
+    server: ChromaServer, server_index: Path
+) -> None:
+    expected = comparable(answer_json(server_index, chroma_url=server.url))  # loaded, cached
+    server.stop()
+    try:
+        # The loaded index: its next question fails within the deadline.
+        started = time.monotonic()
+        with pytest.raises(IndexUnavailableError) as caught:
+            answer_json(server_index, chroma_url=server.url)
+        assert time.monotonic() - started < DEADLINE_S
+        assert str(caught.value).startswith(
+            f"cannot reach the Chroma server at {server.url} (connection refused)"
+        )
+        # A fresh load fails as fast, and is retried (not cached) by the next question.
+        forget_index()
+        started = time.monotonic()
+        with pytest.raises(IndexUnavailableError):
+            answer_json(server_index, chroma_url=server.url)
+        assert time.monotonic() - started < DEADLINE_S
+
+        # The CLIs: exit 1 with one line on stderr, no traceback.
+        env = cli_env(ASSISTANT_CHROMA_URL=server.url)
+        asked = run_cli("assistant", "ask", QUESTION, "--index-dir", str(server_index), env=env)
+        assert asked.returncode == 1
+        assert asked.stderr.strip().splitlines() == [f"error: {caught.value}"]
+        ingested = run_cli("ingest", "--quiet", "--index-dir", str(server_index), env=env)
+        assert ingested.returncode == 1
+        assert ingested.stderr.strip().splitlines() == [f"error: {caught.value}"]
+    finally:
+        server.start()  # same port, same data folder
+
+    # Back: the same process answers again (the failed load was not cached).
+    assert comparable(answer_json(server_index, chroma_url=server.url)) == expected
+
+
+def test_hung_server_fails_within_the_deadline_then_recovers(
+    server: ChromaServer, server_index: Path
+) -> None:
+    expected = comparable(answer_json(server_index, chroma_url=server.url))
+    assert server.process is not None
+    os.kill(server.process.pid, signal.SIGSTOP)  # accepts connections, never answers
+    try:
+        for _ in range(2):  # a loaded index, then a fresh load
+            started = time.monotonic()
+            with pytest.raises(IndexUnavailableError, match="timed out"):
+                answer_json(server_index, chroma_url=server.url)
+            assert time.monotonic() - started < DEADLINE_S
+            forget_index()
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+
+    assert comparable(answer_json(server_index, chroma_url=server.url)) == expected
+
+
+def test_an_index_built_for_the_server_says_so_without_it(server_index: Path) -> None:
+    with pytest.raises(IndexUnavailableError, match="set ASSISTANT_CHROMA_URL=http://127.0.0.1"):
+        answer_json(server_index)
+
+
+def test_manifest_names_the_server_collection(server: ChromaServer, server_index: Path) -> None:
+    data = json.loads((server_index / "builds" / manifest(server_index)["build_id"] /
+                       "manifest.json").read_text())  # fmt: skip
+    assert data["collection"] in _collections(server)
+
+
+def test_a_server_that_lost_its_data_is_named_and_rebuilt(tmp_path: Path, base_pages: Path) -> None:
+    """Restarted on another --path, the server lacks the collection: say so; ingest fixes it."""
+    first = ChromaServer(tmp_path / "data-1").start()
+    try:
+        index_dir = tmp_path / "index"
+        build_in_process(base_pages, index_dir, chroma_url=first.url)
+        expected = comparable(answer_json(index_dir, chroma_url=first.url))
+    finally:
+        forget_index()
+        first.stop()
+    second = ChromaServer(tmp_path / "data-2", port=first.port).start()
+    try:
+        with pytest.raises(IndexUnavailableError, match="has no collection .* another --path"):
+            answer_json(index_dir, chroma_url=second.url)
+        # Nothing changed in the pages, but the ingest sees the collection missing.
+        assert build_in_process(base_pages, index_dir, chroma_url=second.url).written
+        assert comparable(answer_json(index_dir, chroma_url=second.url)) == expected
+    finally:
+        forget_index()
+        second.stop()
