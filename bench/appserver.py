@@ -1,12 +1,21 @@
-"""Start app.py as a real server for the benchmarks, wait until it answers, measure, stop it."""
+"""Start app.py as a real server on a free port, wait until it answers, measure, stop it.
+
+Used by the benchmarks (bench/runs.py), by the app tests' fixtures (tests/app/conftest.py)
+and by the README screenshot script (tests/app/screenshot.py). For the start-up figures
+on their own, `python -m bench.appserver --index-dir DIR` prints seconds to ready and RSS
+after start-up as one JSON line.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -18,18 +27,24 @@ READY_TIMEOUT_S = 180.0  # a busy 2-core machine can take a minute to import the
 
 
 @dataclass
-class RunningApp:
-    """A running app.py: its URL, process, when it was started and when it was ready."""
+class AppServer:
+    """A running app.py: its URL, process, log and feedback files, and start-up timing."""
 
     url: str
     process: subprocess.Popen
     log_path: Path
+    feedback_db: Path
+    candidates_file: Path
     started: float  # time.perf_counter() just before the process was spawned
     ready_s: float = 0.0  # seconds from spawn to the first HTTP 200
 
     def rss_mb(self) -> float:
         """Resident memory of the app process in MB, from /proc/<pid>/status (VmRSS)."""
         return rss_mb(self.process.pid)
+
+    def log(self) -> str:
+        """Everything the app has written to stdout and stderr so far."""
+        return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
         """Stop the app (SIGINT first, so Gradio shuts down cleanly) and wait for it."""
@@ -57,16 +72,27 @@ def free_port() -> int:
 
 
 def start_app(
-    index_dir: Path, work_dir: Path, extra_env: dict[str, str] | None = None
-) -> RunningApp:
-    """Start app.py on a free port (feedback files in work_dir) and return once it is ready."""
+    index_dir: Path,
+    work_dir: Path,
+    *,
+    admin_password: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    timeout: float = READY_TIMEOUT_S,
+) -> AppServer:
+    """Start app.py on a free port (feedback files in work_dir) and return once it is ready.
+
+    No ASSISTANT_* variable is inherited from this process; admin_password, when given,
+    becomes ASSISTANT_ADMIN_PASSWORD (locking the Review tab).
+    """
     work_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
+    feedback_db = work_dir / "feedback.db"
+    candidates_file = work_dir / "eval_candidates.jsonl"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
     env.update(
         ASSISTANT_INDEX_DIR=str(index_dir),
-        ASSISTANT_FEEDBACK_DB=str(work_dir / "feedback.db"),
-        ASSISTANT_CANDIDATES_FILE=str(work_dir / "eval_candidates.jsonl"),
+        ASSISTANT_FEEDBACK_DB=str(feedback_db),
+        ASSISTANT_CANDIDATES_FILE=str(candidates_file),
         GRADIO_SERVER_NAME="127.0.0.1",
         GRADIO_SERVER_PORT=str(port),
         GRADIO_ANALYTICS_ENABLED="False",
@@ -74,6 +100,8 @@ def start_app(
         TOKENIZERS_PARALLELISM="false",
         **(extra_env or {}),
     )
+    if admin_password:
+        env["ASSISTANT_ADMIN_PASSWORD"] = admin_password
     log_path = work_dir / f"app-{port}.log"
     url = f"http://127.0.0.1:{port}/"
     with open(log_path, "wb") as log:
@@ -85,10 +113,10 @@ def start_app(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    app = RunningApp(url, process, log_path, started)
-    while time.perf_counter() - started < READY_TIMEOUT_S:
+    app = AppServer(url, process, log_path, feedback_db, candidates_file, started)
+    while time.perf_counter() - started < timeout:
         if process.poll() is not None:
-            raise RuntimeError(f"app.py exited with {process.returncode}: {_tail(log_path)}")
+            raise RuntimeError(f"app.py exited with {process.returncode}:\n{_tail(app)}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
@@ -98,8 +126,31 @@ def start_app(
             pass
         time.sleep(0.05)  # 50 ms polling: the start-up figure is good to ~0.05 s
     app.stop()
-    raise RuntimeError(f"app.py not ready after {READY_TIMEOUT_S:.0f} s: {_tail(log_path)}")
+    raise RuntimeError(f"app.py not ready after {timeout:.0f} s:\n{_tail(app)}")
 
 
-def _tail(path: Path, chars: int = 2000) -> str:
-    return path.read_text(errors="replace")[-chars:]
+def _tail(app: AppServer, chars: int = 2000) -> str:
+    return app.log()[-chars:]
+
+
+def main() -> int:
+    """Print start-up time to ready and RSS after start-up as one JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--index-dir", type=Path, default=REPO_ROOT / "index_store")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="cpitg-app-") as tmp:
+        app = start_app(args.index_dir, Path(tmp))
+        try:
+            time.sleep(1.0)  # let the first page's lazy imports settle before reading RSS
+            figures = {
+                "startup_to_ready_s": round(app.ready_s, 2),
+                "rss_after_startup_mb": round(app.rss_mb(), 1),
+            }
+        finally:
+            app.stop()
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # for `import appserver` in test modules
+sys.path.insert(0, str(Path(__file__).parent))  # for `import browser` in test modules
 
-from appserver import ADMIN_PASSWORD, AppServer, start_app  # noqa: E402
+from browser import ADMIN_PASSWORD  # noqa: E402
+
+from bench.appserver import AppServer, start_app  # noqa: E402
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 

@@ -14,7 +14,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from appserver import CHROMIUM, CHROMIUM_ARGS, REPO_ROOT, start_app
+from browser import CHROMIUM, CHROMIUM_ARGS
+
+from bench.appserver import REPO_ROOT, start_app
 
 QUESTION = "When does MYS become compulsory for FP34C?"
 VIEWPORT = {"width": 1400, "height": 900}

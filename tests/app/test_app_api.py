@@ -9,9 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from appserver import REPO_ROOT, AppServer
 from gradio_client import Client
 from gradio_client.exceptions import AppError
+
+from bench.appserver import REPO_ROOT, AppServer
 
 QUESTION = "When does MYS become compulsory for FP34C?"
 CONTRACT = {"question", "answer", "abstained", "as_of", "citations", "retrieved", "timings_ms"}

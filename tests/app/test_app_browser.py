@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from appserver import ADMIN_PASSWORD, CHROMIUM, CHROMIUM_ARGS, AppServer
+from browser import ADMIN_PASSWORD, CHROMIUM, CHROMIUM_ARGS
 
 from assistant.feedback import FeedbackStore
+from bench.appserver import AppServer
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect

@@ -7,9 +7,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from appserver import free_port
 
 from assistant.feedback import FeedbackStore
+from bench.appserver import free_port
 from ui import render
 from ui.chat import UNAVAILABLE, ChatService, history_of
 
