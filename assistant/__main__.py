@@ -6,7 +6,6 @@ says how to build one); 1 the index is unreadable or its store unreachable.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -15,19 +14,12 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-EXIT_BAD_INPUT = 2
-EXIT_NO_INDEX = 3
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line and exit 2, as for any bad input
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(EXIT_BAD_INPUT)
+from assistant.cli import EXIT_BAD_INPUT, EXIT_NO_INDEX, OneLineParser  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the assistant CLI and return its exit code."""
-    parser = _Parser(prog="python -m assistant", description=__doc__)
+    parser = OneLineParser(prog="python -m assistant", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     ask_cmd = commands.add_parser("ask", help="answer a question from the archive")
     ask_cmd.add_argument("question", nargs="?", help="the question")

@@ -21,14 +21,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-EXIT_BAD_INPUT = 2
-EXIT_NO_INDEX = 3
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line and exit 2, as for any bad input
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(EXIT_BAD_INPUT)
+from assistant.cli import EXIT_BAD_INPUT, EXIT_NO_INDEX, OneLineParser  # noqa: E402
 
 
 def _positive_int(text: str) -> int:
@@ -41,10 +34,10 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _parser() -> _Parser:
+def _parser() -> OneLineParser:
     from eval.dataset import TYPES
 
-    parser = _Parser(
+    parser = OneLineParser(
         prog="python -m eval",
         description="Evaluate the assistant on a question set, beside baselines, and write a "
         "report folder (report.md, report.html, results.json).",
