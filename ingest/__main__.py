@@ -23,9 +23,10 @@ from settings import load_settings  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     """Run the ingest CLI and return its exit code."""
     parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__)
-    parser.add_argument("--url", action="append", default=[], help="a live page to fetch")
+    # Both "--url A --url B" and "--url A B" work.
+    parser.add_argument("--url", action="extend", nargs="+", default=[], help="live pages to fetch")
     parser.add_argument(
-        "--path", action="append", default=[], type=Path, help="an HTML file or folder"
+        "--path", action="extend", nargs="+", default=[], type=Path, help="HTML files or folders"
     )
     parser.add_argument("--index-dir", type=Path, help="index folder (env ASSISTANT_INDEX_DIR)")
     parser.add_argument("--dry-run", action="store_true", help="print what would change only")
