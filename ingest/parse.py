@@ -192,9 +192,12 @@ class _SectionBuilder:
         self.blocks: list[Block] = []
         self.used_ids: set[str] = set()
         self.made_anchors: set[str] = set()
+        self.real_level = 1  # level of the last <h1>-<h6>, for accordion titles below it
 
-    def heading(self, level: int, text: str, anchor: str) -> None:
+    def heading(self, level: int, text: str, anchor: str, real: bool = True) -> None:
         self._flush()
+        if real:
+            self.real_level = level
         self.anchor = anchor or self._slug(text)
         if level == 1:
             self.stack = []
@@ -211,6 +214,13 @@ class _SectionBuilder:
         while self.stack and self.stack[-1][0] >= level:
             self.stack.pop()
         self.stack.append((level, text))
+
+    def level_below(self) -> int:
+        """The level for a title that is not an <hN>: just under the last real heading.
+
+        Consecutive accordion titles are siblings, not each nested in the one before.
+        """
+        return min(6, self.real_level + 1)
 
     def _slug(self, text: str) -> str:
         """A unique anchor for a heading without one: "NHS App" -> "nhs-app", "nhs-app-2"."""
@@ -273,7 +283,7 @@ def _walk(element: Tag, builder: _SectionBuilder) -> None:
         if not isinstance(child, Tag):
             continue
         name = child.name
-        if name not in BLOCK_TAGS:
+        if name not in BLOCK_TAGS and not _is_title_line(child):
             inline.append(clean_text(child) and _inline_text(child))
             continue
         flush_inline()
@@ -281,6 +291,11 @@ def _walk(element: Tag, builder: _SectionBuilder) -> None:
             text = clean_text(child)
             if text:
                 builder.heading(int(name[1]), text, _anchor_of(child))
+        elif _is_title_line(child):
+            # An accordion's title, a <summary>, or a bold-only line: a sub-heading one
+            # level below the open one, so its panel's text is a section of its own.
+            level = builder.level_below()
+            builder.heading(level, clean_text(child), _anchor_of(child), real=False)
         elif name in ("p", "blockquote", "pre", "dt", "dd", "figcaption", "summary"):
             builder.add(Block("p", clean_text(child)))
         elif name in ("ul", "ol"):
@@ -290,6 +305,38 @@ def _walk(element: Tag, builder: _SectionBuilder) -> None:
         else:  # div, section, details, ...: a container, look inside
             _walk(child, builder)
     flush_inline()
+
+
+# Class-name parts that mark an accordion or toggle title ("accordion-title",
+# "elementor-tab-title", "panel-heading"): the text of a collapsed panel's heading.
+_PANEL_WORDS = {"accordion", "toggle", "collapse", "collapsible", "tab", "panel", "faq"}
+_TITLE_WORDS = {"title", "header", "heading", "button", "toggle", "trigger", "question"}
+
+
+def _is_title_line(tag: Tag) -> bool:
+    """True for an element that titles the content after it but is not an <h1>-<h6>."""
+    if tag.find(HEADING_TAGS):
+        return False  # the real heading inside is walked as usual
+    text = clean_text(tag)
+    if not text or len(text) > 120:
+        return False
+    if tag.name == "summary":
+        return True
+    parts = {p for c in tag.get("class") or [] for p in re.split(r"[-_]+", str(c).lower())}
+    if parts & _PANEL_WORDS and parts & _TITLE_WORDS:
+        return True
+    if tag.name == "button" and (tag.get("aria-controls") or tag.get("aria-expanded")):
+        return True
+    # <p><strong>Local digital priorities</strong></p>: WordPress editors' sub-heading.
+    if tag.name == "p" and not text.endswith((".", ":", "?", "!", ";", ",")):
+        only = [c for c in tag.children if not (isinstance(c, NavigableString) and not c.strip())]
+        return (
+            len(only) == 1
+            and isinstance(only[0], Tag)
+            and only[0].name in ("strong", "b")
+            and len(text.split()) <= 12
+        )
+    return False
 
 
 def _inline_text(tag: Tag) -> str:
@@ -339,6 +386,6 @@ def _anchor_of(heading: Tag) -> str:
     if isinstance(inner, Tag):
         return str(inner.get("id") or inner.get("name"))
     parent = heading.parent
-    if isinstance(parent, Tag) and parent.get("id") and len(parent.find_all(HEADING_TAGS)) == 1:
-        return str(parent["id"])
+    if isinstance(parent, Tag) and parent.get("id") and len(parent.find_all(HEADING_TAGS)) <= 1:
+        return str(parent["id"])  # <div id=...><h3>..</h3></div> or <details id=...><summary>
     return ""  # no anchor on the page: the builder makes a unique one from the heading

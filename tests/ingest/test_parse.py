@@ -479,3 +479,33 @@ def test_empty_html_raises_source_error(html: str) -> None:
 )
 def test_season_of(heading: str, season: str | None) -> None:
     assert season_of(heading) == season
+
+
+# Collapsed panels whose titles are not <h1>-<h6>: accordions, <details>, bold-only lines.
+ACCORDION_PAGE = """<html><body><main><h1>Page</h1><h2>Winter 2023 updates</h2><h3>EPS</h3>
+<div class="accordion"><button class="accordion-title" aria-expanded="false">RTEC rollout</button>
+<div class="accordion-panel" hidden><p>RTEC reached 300 sites.</p></div></div>
+<details id="smart"><summary>Smartcards</summary><p>Smartcards renew online.</p></details>
+<p><strong>NHS App</strong></p><p>The app has 30 million users.</p>
+<p><strong>Note:</strong> a bold lead-in stays part of the text.</p>
+<h3>Other</h3><p>Other text.</p>
+</main></body></html>"""
+
+
+def test_panel_titles_that_are_not_headings_become_sibling_sub_topics() -> None:
+    sections = parse_page(Page("stub", "https://example.org/p", ACCORDION_PAGE, "now"))
+    found = [(s.heading_path, s.url, [b.text for b in s.blocks]) for s in sections]
+    assert found == [
+        (
+            ("EPS", "RTEC rollout"),
+            "https://example.org/p#rtec-rollout",
+            ["RTEC reached 300 sites."],
+        ),
+        (("EPS", "Smartcards"), "https://example.org/p#smart", ["Smartcards renew online."]),
+        (
+            ("EPS", "NHS App"),
+            "https://example.org/p#nhs-app",
+            ["The app has 30 million users.", "Note: a bold lead-in stays part of the text."],
+        ),
+        (("Other",), "https://example.org/p#other", ["Other text."]),
+    ]
