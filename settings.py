@@ -37,7 +37,6 @@ class Settings(BaseModel):
         description="Largest chunk, heading context included, in model tokens: "
         "all-MiniLM-L6-v2 truncates past 256.",
     )
-    top_k: int = Field(default=10, description="Passages returned by retrieval.")
 
 
 def load_settings(**overrides: object) -> Settings:
