@@ -6,7 +6,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test eval bench lint format snapshot ingest screenshot clean
+.PHONY: run test test-deps eval bench lint format snapshot ingest screenshot clean
 
 # torch first: `pip install torch==2.13.0` takes the CPU build from this machine's disk;
 # left to the resolver, torch would arrive as a multi-GB CUDA build.
@@ -25,7 +25,12 @@ run: $(VENV)/.base
 	$(PY) -m ingest --if-missing
 	$(PY) app.py
 
-test: $(VENV)/.dev
+# The browser tests drive Debian's Chromium (never `playwright install`: no internet here).
+test-deps:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: $(VENV)/.dev test-deps
 	$(PY) -m pytest
 
 eval: $(VENV)/.base

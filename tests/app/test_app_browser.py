@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 from browser import ADMIN_PASSWORD, CHROMIUM, CHROMIUM_ARGS
+from playwright import sync_api
 
 from assistant.feedback import FeedbackStore
 from bench.appserver import AppServer
 
-sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -27,7 +27,8 @@ FOLLOW_UP = "Which pharmacy system were those pharmacies on?"
 SEASONS = {"Summer 2021", "Autumn 2021", "Winter 2021", "overview"}
 ANSWER_TIMEOUT_MS = 30_000
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
+# A missing browser is a set-up fault, not a reason to skip: `make test` installs it.
+assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install -y chromium"
 
 
 class Session:
