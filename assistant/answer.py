@@ -22,8 +22,7 @@ from assistant.abstain import answer_kinds, decide
 from assistant.retrieve import Query, build_tables
 from assistant.terms import question_terms, weighted_coverage
 from index.search import SearchIndex
-from index.store import strip_marker
-from ingest.chunk import split_sentences
+from index.store import line_sentences, strip_marker
 from records import Answer, Citation, Hit
 
 NOT_COVERED = "The CP ITG bulletin archive doesn't cover this."
@@ -96,7 +95,7 @@ def score_sentences(query: Query, hits: list[Hit], index: SearchIndex) -> list[C
     candidates: list[Candidate] = []
     for hit in hits:
         for line_no, line in enumerate(hit.chunk.text.split("\n")):
-            for sentence in sentences_of_line(line):
+            for sentence in line_sentences(line):
                 vector = index.sentence_vector(sentence)
                 if vector is None:  # not stored (an older build): embed it now
                     vector = index.embed_texts([sentence])[0]
@@ -118,11 +117,6 @@ def score_sentences(query: Query, hits: list[Hit], index: SearchIndex) -> list[C
                 candidates.append(candidate)
     candidates.sort(key=lambda c: -c.score)
     return candidates
-
-
-def sentences_of_line(line: str) -> list[str]:
-    """The sentences of one passage line, list marker removed (as the index stored them)."""
-    return split_sentences(strip_marker(line))
 
 
 def choose_items(candidates: list[Candidate]) -> list[Candidate]:
@@ -164,7 +158,7 @@ def _render(question: str, chosen: list[Candidate], hits: list[Hit], reason: str
     for candidate in chosen:
         chunk_id = candidate.hit.chunk.id
         n = numbers.setdefault(chunk_id, len(numbers) + 1)
-        sentences = sentences_of_line(candidate.line_text)
+        sentences = line_sentences(candidate.line_text)
         used.setdefault(n, []).extend(sentences)
         cited = " ".join(f"{sentence} [{n}]" for sentence in sentences)
         marker = candidate.line_text[

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from assistant.retrieve import SEASON_RE
 from assistant.terms import question_terms
 
 # Openers and pronouns that only make sense after an earlier question.
@@ -16,7 +17,6 @@ _FOLLOW_UP_START = re.compile(
     r"^\s*(and|also|what about|how about|and what|what else|same|so|then|ok|okay|but)\b", re.I
 )
 _PRONOUN = re.compile(r"\b(it|its|it's|they|them|their|this|that|these|those|there|he|she)\b", re.I)
-_SEASON = re.compile(r"\b(spring|summer|autumn|fall|winter)\b(\s+\d{4})?", re.I)
 
 
 def previous_questions(history: list | None) -> list[str]:
@@ -43,7 +43,7 @@ def is_follow_up(question: str) -> bool:
 
     A short question on a new topic ("What is RTEC?") stands alone.
     """
-    terms = question_terms(_SEASON.sub(" ", question))
+    terms = question_terms(SEASON_RE.sub(" ", question))
     return bool(_FOLLOW_UP_START.match(question)) or (
         len(terms) <= 3 and bool(_PRONOUN.search(question))
     )
@@ -55,8 +55,8 @@ def resolve(question: str, history: list | None) -> str:
     if not earlier or not is_follow_up(question):
         return question
     previous = earlier[-1]
-    if _SEASON.search(question):
+    if SEASON_RE.search(question):
         # A new season replaces the old one: "... in the autumn update" -> "... winter".
-        previous = _SEASON.sub(" ", previous)
+        previous = SEASON_RE.sub(" ", previous)
         previous = re.sub(r"\b(in|from) the\s+(update|bulletin)s?\b", " ", previous, flags=re.I)
     return re.sub(r"\s+", " ", f"{previous} {question}").strip()

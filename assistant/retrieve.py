@@ -19,8 +19,8 @@ from index.search import SearchIndex
 from index.store import chunk_sentences
 from records import Hit
 
-SEASON_WORDS = ("spring", "summer", "autumn", "winter")
-_SEASON_RE = re.compile(
+# A season name, with an optional year: "autumn 2021", "winter '21", "the spring update".
+SEASON_RE = re.compile(
     r"\b(spring|summer|autumn|fall|winter)(?:\s*(?:of\s*)?('?\d{2}|\d{4}))?\b", re.IGNORECASE
 )
 _BULLETIN_RE = re.compile(
@@ -68,7 +68,7 @@ def season_mentions(question: str) -> list[tuple[str, str]]:
     The year is "" when not given ("the winter update").
     """
     mentions = []
-    for match in _SEASON_RE.finditer(question):
+    for match in SEASON_RE.finditer(question):
         name = match.group(1).lower().replace("fall", "autumn").capitalize()
         year = (match.group(2) or "").lstrip("'")
         mentions.append((name, "20" + year if len(year) == 2 else year))

@@ -137,12 +137,6 @@ def _fmt(value: float, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
-def _sentences_of(chunks) -> list[str]:
-    from index.store import chunk_sentences
-
-    return sorted({s for c in chunks for s in chunk_sentences(c)})
-
-
 @dataclass
 class Latencies:
     """Per-question wall and CPU seconds of ask() and of the bare embed + vector search."""
@@ -222,7 +216,9 @@ def bench_ingest(ctx: Context) -> None:
     result = _snapshot()
     parse_s = time.perf_counter() - started
     chunk_texts = [c.embed_text for c in result.chunks]
-    sentences = _sentences_of(result.chunks)
+    from index.store import distinct_sentences
+
+    sentences = distinct_sentences(result.chunks)
     builds, raws = [], []
     for run in range(1 if ctx.quick else 3):
         builds.append(
@@ -647,7 +643,7 @@ def bench_scale(ctx: Context) -> None:
     """A synthetic archive 50x the snapshot: ingest throughput, query p95, size on disk."""
     from bench.synthetic import synthetic_sections
     from index.embed import token_counter
-    from index.store import current_build_dir
+    from index.store import current_build_dir, distinct_sentences
     from ingest.chunk import chunk_sections
     from settings import load_settings
 
@@ -667,7 +663,7 @@ def bench_scale(ctx: Context) -> None:
     # run), best of two, scaled to what the build embedded.
     rng = random.Random(3)
     chunk_texts = [c.embed_text for c in chunks]
-    sentences = _sentences_of(chunks)
+    sentences = distinct_sentences(chunks)
     chunk_sample = rng.sample(chunk_texts, min(640, len(chunk_texts)))
     sentence_sample = rng.sample(sentences, min(1280, len(sentences)))
     raw_c = best([raw_encode(chunk_sample) for _ in range(2)])

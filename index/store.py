@@ -233,7 +233,7 @@ def _write_build(
             new_vectors = _embed_with_progress([c.embed_text for c in todo], settings, progress)
             vectors = {**old_vectors, **dict(zip([c.id for c in todo], new_vectors, strict=True))}
         with _timed("embed_sentences", timings):
-            sentences = sorted({s for c in chunks for s in chunk_sentences(c)})
+            sentences = distinct_sentences(chunks)
             old_sentences = _previous_sentence_vectors(previous) if reuse_ok else {}
             missing = [s for s in sentences if s not in old_sentences]
             fresh = _embed_with_progress(missing, settings, progress, "embed sentences")
@@ -321,10 +321,17 @@ def _unique_chunks(chunks: list[Chunk]) -> list[Chunk]:
 
 def chunk_sentences(chunk: Chunk) -> list[str]:
     """Return the sentences of a chunk, line by line, so list items never merge."""
-    sentences: list[str] = []
-    for line in chunk.text.split("\n"):
-        sentences.extend(split_sentences(strip_marker(line)))
-    return sentences
+    return [s for line in chunk.text.split("\n") for s in line_sentences(line)]
+
+
+def line_sentences(line: str) -> list[str]:
+    """Return the sentences of one chunk line, its list marker removed."""
+    return split_sentences(strip_marker(line))
+
+
+def distinct_sentences(chunks: list[Chunk]) -> list[str]:
+    """Every distinct sentence of the chunks, sorted: what a build stores vectors for."""
+    return sorted({s for c in chunks for s in chunk_sentences(c)})
 
 
 def strip_marker(line: str) -> str:

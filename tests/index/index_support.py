@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from bench.appserver import free_port  # noqa: F401 - tests import it from here
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PAGE_URL = "https://archive.example.org/cp-itg-test-archive/"
@@ -170,13 +171,6 @@ def copy_index(source: Path, target: Path) -> Path:
     """Copy an index folder (for a test that damages or changes it)."""
     shutil.copytree(source, target, symlinks=True)
     return target
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class ChromaServer:
