@@ -224,8 +224,6 @@ def _embedded_collection(build_dir: Path, name: str, resources: list):
     Copying its chroma/ folder to a temp dir costs ~2.5 MB for the snapshot; the rest of
     the build (chunks, BM25, sentence vectors) is only read and stays where it is.
     """
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
 
     path = build_dir / "chroma"
     if _writable(path):
@@ -233,11 +231,8 @@ def _embedded_collection(build_dir: Path, name: str, resources: list):
     else:
         scratch = tempfile.TemporaryDirectory(prefix="cpitg-chroma-")
         resources.append(scratch)
-        copy = Path(scratch.name) / "chroma"
-        shutil.copytree(path, copy)
-        client = chromadb.PersistentClient(
-            path=str(copy), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-        )
+        shutil.copytree(path, Path(scratch.name) / "chroma")
+        client = chroma_client(Settings(), Path(scratch.name))  # opens <scratch>/chroma
     resources.append(client)  # closed before the scratch copy is removed (last in, first out)
     return client.get_collection(name)
 
