@@ -22,8 +22,8 @@ from assistant.abstain import answer_kinds, decide
 from assistant.retrieve import Query, build_tables
 from assistant.terms import question_terms, weighted_coverage
 from index.search import SearchIndex
-from index.store import line_sentences, strip_marker
 from records import Answer, Citation, Hit
+from sentences import line_sentences, strip_marker
 
 NOT_COVERED = "The CP ITG bulletin archive doesn't cover this."
 

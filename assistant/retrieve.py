@@ -16,8 +16,8 @@ import numpy as np
 
 from assistant.terms import idf_table, question_terms, weighted_coverage
 from index.search import SearchIndex
-from index.store import chunk_sentences
 from records import Hit
+from sentences import chunk_sentences
 
 # A season name, with an optional year: "autumn 2021", "winter '21", "the spring update".
 SEASON_RE = re.compile(
@@ -162,8 +162,8 @@ def _dense(query: Query, index: SearchIndex) -> list[tuple[str, float]]:
 def _bm25(query: Query, index: SearchIndex) -> list[tuple[str, float]]:
     from llama_index.core.schema import QueryBundle
 
-    # BM25 filters rebuild its corpus, so it ranks everything and we filter after.
-    index.bm25.similarity_top_k = min(len(index.chunks), 200)
+    # BM25 filters rebuild its corpus, so it ranks everything (its top k is set at load
+    # to the whole index) and we filter after.
     results = index.bm25.retrieve(QueryBundle(query_str=query.text))
     return [(n.node.node_id, float(n.score or 0.0)) for n in results if (n.score or 0) > 0][
         : CANDIDATES * 3
@@ -213,23 +213,20 @@ def _rescore(
     return sorted(rescored, key=lambda item: -item[1])
 
 
-_per_build: dict[str, tuple[dict[str, np.ndarray], dict[str, float]]] = {}
-
-
 def build_tables(index: SearchIndex) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """Each chunk's sentence vectors as one matrix, and the IDF table: once per index build."""
-    build_id = index.manifest["build_id"]
-    if build_id not in _per_build:
-        matrices = {}
-        for chunk_id, chunk in index.chunks.items():
-            rows = [index.sentence_vector(s) for s in chunk_sentences(chunk)]
-            rows = [r for r in rows if r is not None]
-            if rows:
-                matrices[chunk_id] = np.stack(rows)
-        idf = idf_table(c.embed_text for c in index.chunks.values())
-        _per_build.clear()
-        _per_build[build_id] = (matrices, idf)
-    return _per_build[build_id]
+    return index.derived("sentence_tables", _make_tables)
+
+
+def _make_tables(index: SearchIndex) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    matrices = {}
+    for chunk_id, chunk in index.chunks.items():
+        rows = [index.sentence_vector(s) for s in chunk_sentences(chunk)]
+        rows = [r for r in rows if r is not None]
+        if rows:
+            matrices[chunk_id] = np.stack(rows)
+    idf = idf_table(c.embed_text for c in index.chunks.values())
+    return matrices, idf
 
 
 def _prefer_newest(

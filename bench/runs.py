@@ -216,7 +216,7 @@ def bench_ingest(ctx: Context) -> None:
     result = _snapshot()
     parse_s = time.perf_counter() - started
     chunk_texts = [c.embed_text for c in result.chunks]
-    from index.store import distinct_sentences
+    from sentences import distinct_sentences
 
     sentences = distinct_sentences(result.chunks)
     builds, raws = [], []
@@ -643,8 +643,9 @@ def bench_scale(ctx: Context) -> None:
     """A synthetic archive 50x the snapshot: ingest throughput, query p95, size on disk."""
     from bench.synthetic import synthetic_sections
     from index.embed import token_counter
-    from index.store import current_build_dir, distinct_sentences
+    from index.store import current_build_dir
     from ingest.chunk import chunk_sections
+    from sentences import distinct_sentences
     from settings import load_settings
 
     copies = 10 if ctx.quick else 50

@@ -17,8 +17,8 @@ import hashlib
 import random
 import re
 
-from ingest.chunk import split_sentences
 from records import SEASON_NAMES, Block, Section, season_order
+from sentences import split_sentences
 
 SEASONS = [f"{name} {year}" for year in range(2017, 2030) for name in SEASON_NAMES]
 SUBSTITUTIONS = {

@@ -39,13 +39,8 @@ def bm25_search(index: SearchIndex, text: str, k: int = TOP_K) -> list[Passage]:
     """Return the top k chunks by BM25 alone (zero-score results dropped: they match nothing)."""
     from llama_index.core.schema import QueryBundle
 
-    retriever = index.bm25
-    previous = retriever.similarity_top_k
-    retriever.similarity_top_k = min(k, len(index.chunks))
-    try:
-        results = retriever.retrieve(QueryBundle(query_str=text))
-    finally:
-        retriever.similarity_top_k = previous  # the assistant's retriever shares this object
+    # The retriever is shared with every request and ranks the whole index: read, don't set.
+    results = index.bm25.retrieve(QueryBundle(query_str=text))[:k]
     return [chunk_passage(index.chunks[n.node.node_id]) for n in results if (n.score or 0) > 0]
 
 

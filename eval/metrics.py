@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from eval.dataset import Gold, Item
-from ingest.chunk import split_sentences
 from records import OVERVIEW
+from sentences import split_sentences
 
 # The cited-answers issue's floors; each may only move up. "answerable_answered" is the
 # issue's "answerable refused <= 0.05" written as a floor (answered >= 0.95), so that

@@ -13,8 +13,10 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -33,6 +35,11 @@ from settings import Settings
 
 __all__ = ["IndexUnavailableError", "SearchIndex", "forget_index", "open_index"]
 
+T = TypeVar("T")
+# BM25 ranks this many passages per question (all of a small index); set once at load,
+# since the retriever is shared by every request and must not change per call.
+BM25_TOP_K = 200
+
 
 @dataclass
 class SearchIndex:
@@ -46,6 +53,18 @@ class SearchIndex:
     sentence_vectors: np.ndarray
     # What close() releases: the Chroma client (its SQLite files) and any scratch copy.
     resources: list = field(default_factory=list, repr=False)
+    # Tables the assistant derives from this build (sentence matrices, IDF), made once on
+    # first use and dropped with the build, so a question still answering from an old
+    # build keeps its own tables while a new build loads.
+    _derived: dict = field(default_factory=dict, repr=False)
+    _derived_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def derived(self, name: str, make: Callable[[SearchIndex], T]) -> T:
+        """Return the table called name for this build, made by make(self) on first use."""
+        with self._derived_lock:  # one maker at a time: two threads never build it twice
+            if name not in self._derived:
+                self._derived[name] = make(self)
+            return self._derived[name]
 
     def close(self) -> None:
         """Release the Chroma client and scratch files; the index is unusable afterwards."""
@@ -166,6 +185,7 @@ def _load(settings: Settings) -> SearchIndex:
     try:
         bm25 = BM25Retriever.from_persist_dir(str(stored.build_dir / "bm25"))
         bm25.stemmer = Stemmer.Stemmer("english")
+        bm25.similarity_top_k = min(len(stored.chunks), BM25_TOP_K)
         sentences = np.load(stored.build_dir / "sentences.npz", allow_pickle=True)
         texts = sentences["texts"].tolist()
         vectors = np.asarray(sentences["vectors"], dtype=np.float32)

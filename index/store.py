@@ -42,8 +42,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from ingest.chunk import split_sentences
 from records import Block, Chunk, Section, chunk_from_dict, chunk_to_dict
+from sentences import distinct_sentences
 from settings import Settings
 
 COLLECTION_PREFIX = "cpitg_"
@@ -317,29 +317,6 @@ def _unique_chunks(chunks: list[Chunk]) -> list[Chunk]:
             seen.add(chunk.id)
             unique.append(chunk)
     return unique
-
-
-def chunk_sentences(chunk: Chunk) -> list[str]:
-    """Return the sentences of a chunk, line by line, so list items never merge."""
-    return [s for line in chunk.text.split("\n") for s in line_sentences(line)]
-
-
-def line_sentences(line: str) -> list[str]:
-    """Return the sentences of one chunk line, its list marker removed."""
-    return split_sentences(strip_marker(line))
-
-
-def distinct_sentences(chunks: list[Chunk]) -> list[str]:
-    """Every distinct sentence of the chunks, sorted: what a build stores vectors for."""
-    return sorted({s for c in chunks for s in chunk_sentences(c)})
-
-
-def strip_marker(line: str) -> str:
-    """Remove a leading "• " or "3. " list marker."""
-    if line.startswith("• "):
-        return line[2:]
-    head, _, rest = line.partition(". ")
-    return rest if head.isdigit() and rest else line
 
 
 def _embed_with_progress(

@@ -12,18 +12,12 @@ chunks.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Iterable
 
 from records import Block, Chunk, Section
+from sentences import split_sentences
 
 TokenCounter = Callable[[str], int]
-
-
-# Abbreviations whose full stop does not end a sentence.
-_ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "incl.", "approx.", "vs.", "No.", "St.", "Dr.", "Mr.")
-_BRACKETED_SENTENCE = re.compile(r"\([A-Z][a-z]+\s+[a-z]")  # "(See the guide.)"
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[A-Z0-9“‘\"(£])")
 
 
 def chunk_sections(
@@ -42,24 +36,6 @@ def chunk_sections(
             seen.add(made.id)
             chunks.append(made)
     return chunks
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split text into sentences at ., ! or ? followed by a capital, skipping abbreviations."""
-    sentences: list[str] = []
-    start = 0
-    for match in _SENTENCE_END.finditer(text):
-        candidate = text[start : match.start()].rstrip()
-        if candidate.endswith(_ABBREVIATIONS) or re.search(r"\b[A-Z]\.$", candidate):
-            continue  # "e.g. Cegedim" or an initial: not a sentence end
-        if text[match.end() :].startswith("(") and not _BRACKETED_SENTENCE.match(text, match.end()):
-            continue  # "... is needed. (WS1a-1d)": a reference belongs to its sentence
-        sentences.append(text[start : match.end()].strip())
-        start = match.end()
-    tail = text[start:].strip()
-    if tail:
-        sentences.append(tail)
-    return sentences
 
 
 def _pack(blocks: tuple[Block, ...], count_tokens: TokenCounter, budget: int) -> list[str]:

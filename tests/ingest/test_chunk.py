@@ -9,9 +9,10 @@ import pytest
 
 from index.embed import token_counter
 from ingest import snapshot_pages
-from ingest.chunk import chunk_sections, split_sentences
+from ingest.chunk import chunk_sections
 from ingest.parse import parse_page
 from records import Block, Chunk, Section, season_order
+from sentences import split_sentences
 
 MAX_TOKENS = 256
 
