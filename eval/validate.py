@@ -27,8 +27,29 @@ DEFAULT_QUESTIONS = ROOT / "eval" / "questions.jsonl"
 DEFAULT_ARCHIVE = ROOT / "data" / "corpus" / "cp-itg-workstream-updates-archive.txt"
 
 ALLOWED_TYPES: frozenset[str] = frozenset(
-    {"factoid", "temporal", "list", "acronym", "multi_passage", "followup", "unanswerable"}
+    {
+        "factoid",
+        "temporal",
+        "list",
+        "acronym",
+        "multi_passage",
+        "followup",
+        "compound",  # two or three asks in one question, every one answerable
+        "partial",  # a compound question whose asks the archive answers only in part
+        "unanswerable",
+    }
 )
+# The passes the set was written in, one voice each ("team" is the original 199 items).
+VOICES: frozenset[str] = frozenset(
+    {"team", "terse", "chatty", "compound", "paraphrase", "followup"}
+)
+# What an unanswerable question (or a partial one's uncovered ask) lacks in the archive.
+# The first five are on a topic the archive covers (the right answer is hedged: say what
+# is missing, quote the closest passage); the last two are off it (not covered).
+ON_TOPIC_GAPS: frozenset[str] = frozenset({"detail", "nation", "name", "date", "season"})
+OFF_TOPIC_GAPS: frozenset[str] = frozenset({"off_topic_pharmacy", "off_topic"})
+GAPS: frozenset[str] = ON_TOPIC_GAPS | OFF_TOPIC_GAPS
+MAX_HISTORY = 3  # earlier user turns a follow-up may carry (chains of up to four turns)
 ALLOWED_SEASONS: tuple[str, ...] = (
     "Summer 2021",
     "Autumn 2021",
@@ -55,13 +76,28 @@ REQUIRED_FIELDS: dict[str, type | tuple[type, ...]] = {
     "question": str,
     "answer_facts": list,
     "type": str,
+    "voice": str,
 }
 OPTIONAL_FIELDS: frozenset[str] = frozenset(
-    {"gold_quote", "season", "section", "history", "gold_quotes", "near", "note", "also_seasons"}
+    {
+        "gold_quote",
+        "season",
+        "section",
+        "history",
+        "gold_quotes",
+        "near",
+        "note",
+        "also_seasons",
+        "gap",  # unanswerable and partial: what the archive lacks (GAPS)
+        "uncovered",  # partial: the ask the archive does not answer, in the item's words
+        "typos",  # true when the question is written with typos on purpose
+    }
 )
 
 NGRAM_SIZE = 6
 MAX_FACTS = 3
+MAX_COMPOUND_FACTS = 4
+MAX_COMPOUND_QUOTES = 3
 
 _TOKEN_RE = re.compile(r"[a-z0-9]+")
 _NUMBERED_RE = re.compile(r"^\d+\.")
@@ -75,6 +111,22 @@ def tokenize(text: str) -> list[str]:
 def ngrams(tokens: list[str], n: int = NGRAM_SIZE) -> set[tuple[str, ...]]:
     """Return the set of all n-token windows of a token list."""
     return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
+
+
+def shared_run(text: str, quotes: Iterable[str]) -> int:
+    """Return the longest run of consecutive word tokens the text shares with any quote.
+
+    The paraphrase measure: a question written in a contractor's own words shares at most
+    three consecutive words with the passage that answers it ("the NHS App" is three).
+    """
+    tokens = tokenize(text)
+    longest = 0
+    for quote in quotes:
+        for n in range(longest + 1, len(tokens) + 1):
+            if not ngrams(tokens, n) & ngrams(tokenize(quote), n):
+                break
+            longest = n
+    return longest
 
 
 def is_marker_line(stripped: str) -> bool:
@@ -255,12 +307,31 @@ def _validate_item(item: Any, position: int, archive: Archive) -> list[str]:
         facts = []
     if "note" in item and not isinstance(item["note"], str):
         problems.append(f"{label}: note must be a string")
+    if item["voice"] not in VOICES:
+        problems.append(f"{label}: voice {item['voice']!r} not one of {sorted(VOICES)}")
+    if "typos" in item and not isinstance(item["typos"], bool):
+        problems.append(f"{label}: typos must be true or false")
+    gap = item.get("gap")
+    if kind in ("unanswerable", "partial"):
+        allowed = GAPS if kind == "unanswerable" else ON_TOPIC_GAPS
+        if gap not in allowed:
+            problems.append(f"{label}: {kind} item needs a gap, one of {sorted(allowed)}")
+    elif gap is not None:
+        problems.append(f"{label}: only unanswerable and partial items may carry a gap")
+    uncovered = item.get("uncovered")
+    if kind == "partial":
+        if not isinstance(uncovered, str) or not uncovered.strip():
+            problems.append(f"{label}: partial item needs the 'uncovered' ask")
+    elif uncovered is not None:
+        problems.append(f"{label}: only partial items may carry 'uncovered'")
 
     history = item.get("history")
     if kind == "followup":
         if not _is_str_list(history) or not history or not all(h.strip() for h in history):
             problems.append(f"{label}: followup needs a non-empty history of question strings")
             history = []
+        elif len(history) > MAX_HISTORY:
+            problems.append(f"{label}: history holds {len(history)} turns; at most {MAX_HISTORY}")
     elif history is not None:
         problems.append(f"{label}: only followup items may carry history")
         history = []
@@ -281,17 +352,24 @@ def _validate_item(item: Any, position: int, archive: Archive) -> list[str]:
             problems.append(f"{label}: unanswerable item needs a 'near' topic")
         return problems
 
-    if not 1 <= len(facts) <= MAX_FACTS:
-        problems.append(f"{label}: needs 1-{MAX_FACTS} answer_facts, has {len(facts)}")
+    low, high = (2, MAX_COMPOUND_FACTS) if kind == "compound" else (1, MAX_FACTS)
+    if not low <= len(facts) <= high:
+        problems.append(f"{label}: needs {low}-{high} answer_facts, has {len(facts)}")
     if any(not f.strip() for f in facts):
         problems.append(f"{label}: empty answer fact")
     problems += _check_quote(label, item.get("gold_quote"), archive)
     problems += _check_placement(label, item, archive)
 
-    if kind == "multi_passage":
+    if kind == "multi_passage" or (kind == "compound" and "gold_quotes" in item):
         quotes = item.get("gold_quotes")
-        if not _is_str_list(quotes) or len(quotes) != 2 or quotes[0] == quotes[1]:
-            problems.append(f"{label}: multi_passage needs gold_quotes with 2 distinct passages")
+        sizes = (2,) if kind == "multi_passage" else range(2, MAX_COMPOUND_QUOTES + 1)
+        if not _is_str_list(quotes) or len(quotes) not in sizes or len(set(quotes)) < len(quotes):
+            problems.append(
+                f"{label}: {kind} needs gold_quotes with {sizes[-1]} distinct passages"
+                if kind == "multi_passage"
+                else f"{label}: compound gold_quotes must hold 2-{MAX_COMPOUND_QUOTES} "
+                "distinct passages"
+            )
             return problems
         for n, quote in enumerate(quotes):
             problems += _check_quote(f"{label} gold_quotes[{n}]", quote, archive)
@@ -306,7 +384,7 @@ def _validate_item(item: Any, position: int, archive: Archive) -> list[str]:
                 problems.append(f"{label}: gold_quotes[{n}] holds none of the answer_facts")
     else:
         if "gold_quotes" in item:
-            problems.append(f"{label}: only multi_passage items may carry gold_quotes")
+            problems.append(f"{label}: only multi_passage and compound items carry gold_quotes")
         quote = item.get("gold_quote")
         if isinstance(quote, str):
             for fact in facts:
@@ -340,13 +418,33 @@ def validate(items: list[dict[str, Any]], archive_text: str) -> list[str]:
     return problems
 
 
+def gold_texts(item: dict[str, Any]) -> list[str]:
+    """Return an item's gold quotes (none for unanswerable items)."""
+    return list(item.get("gold_quotes") or ([item["gold_quote"]] if item.get("gold_quote") else []))
+
+
+def paraphrase_share(items: list[dict[str, Any]], most: int = 3) -> float:
+    """Return the share of answerable items sharing at most `most` consecutive words with gold."""
+    answerable = [item for item in items if gold_texts(item)]
+    if not answerable:
+        return 1.0
+    kept = sum(shared_run(item["question"], gold_texts(item)) <= most for item in answerable)
+    return kept / len(answerable)
+
+
 def summarize(items: list[dict[str, Any]]) -> str:
-    """Describe how many items there are per type and per season."""
-    by_type = Counter(item.get("type") for item in items)
-    by_season = Counter(str(item.get("season")) for item in items)
-    types = ", ".join(f"{k}={v}" for k, v in sorted(by_type.items()))
-    seasons = ", ".join(f"{k}={v}" for k, v in sorted(by_season.items()))
-    return f"{len(items)} items; types: {types}; seasons: {seasons}"
+    """Describe how many items there are per type, voice, gap and season."""
+
+    def counts(field: str) -> str:
+        found = Counter(str(item.get(field)) for item in items if item.get(field) is not None)
+        return ", ".join(f"{k}={v}" for k, v in sorted(found.items()))
+
+    return (
+        f"{len(items)} items; types: {counts('type')}; voices: {counts('voice')}; "
+        f"gaps: {counts('gap')}; seasons: {counts('season')}; "
+        f"answerable items sharing <= 3 consecutive words with their gold: "
+        f"{paraphrase_share(items):.0%}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
