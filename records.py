@@ -118,26 +118,42 @@ class Citation:
     sentences: tuple[str, ...] = ()
 
 
+# The three answer states: the passages answer the question; an on-topic passage exists
+# but something asked for is not in it (the caveat says what); nothing relevant.
+ANSWERED, HEDGED, NOT_COVERED = "answered", "hedged", "not_covered"
+STATUSES = (ANSWERED, HEDGED, NOT_COVERED)
+
+
 @dataclass
 class Answer:
     """What the assistant says to one question, with its evidence and timings."""
 
     question: str
     answer: str
-    abstained: bool
+    status: str  # one of STATUSES
     as_of: str | None
+    caveat: str = ""  # what the archive doesn't say (hedged answers only)
+    key_spans: list[tuple[int, int]] = field(default_factory=list)  # [start, end) in answer
     citations: list[Citation] = field(default_factory=list)
     retrieved: list[Hit] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
-    reason: str = ""  # why it answered or abstained, for the eval report (not in the JSON)
+    reason: str = ""  # why it answered, hedged or abstained, for the eval report (not in JSON)
+
+    @property
+    def abstained(self) -> bool:
+        """True only when the archive has nothing relevant (a hedged answer still answers)."""
+        return self.status == NOT_COVERED
 
     def to_json(self) -> dict:
         """Return the JSON answer exactly as the CLI, the app API and the eval use it."""
         return {
             "question": self.question,
             "answer": self.answer,
+            "status": self.status,
+            "caveat": self.caveat,
             "abstained": self.abstained,
             "as_of": self.as_of,
+            "key_spans": [list(span) for span in self.key_spans],
             "citations": [
                 {
                     "n": c.n,

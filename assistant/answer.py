@@ -22,10 +22,10 @@ from assistant.abstain import answer_kinds, decide
 from assistant.retrieve import Query, build_tables
 from assistant.terms import question_terms, weighted_coverage
 from index.search import SearchIndex
-from records import Answer, Citation, Hit
+from records import ANSWERED, NOT_COVERED, Answer, Citation, Hit
 from sentences import line_sentences, strip_marker
 
-NOT_COVERED = "The CP ITG bulletin archive doesn't cover this."
+NOT_COVERED_TEXT = "The CP ITG bulletin archive doesn't cover this."
 
 # How many retrieved passages the composer reads.
 PASSAGES_READ = 6
@@ -184,7 +184,7 @@ def _render(question: str, chosen: list[Candidate], hits: list[Hit], reason: str
     return Answer(
         question=question,
         answer=answer_text,
-        abstained=False,
+        status=ANSWERED,
         as_of=newest.season,
         citations=citations,
         retrieved=hits,
@@ -222,9 +222,14 @@ def _abstention(question: str, hits: list[Hit], reason: str) -> Answer:
             related.append(f"• {label}")
         if len(related) == 3:
             break
-    text = NOT_COVERED
+    text = NOT_COVERED_TEXT
     if related:
         text += " The closest sections, as related reading:\n" + "\n".join(related)
     return Answer(
-        question=question, answer=text, abstained=True, as_of=None, retrieved=hits, reason=reason
+        question=question,
+        answer=text,
+        status=NOT_COVERED,
+        as_of=None,
+        retrieved=hits,
+        reason=reason,
     )

@@ -33,6 +33,8 @@ CANDIDATE_TYPES = (
     "acronym",
     "multi_passage",
     "followup",
+    "compound",
+    "partial",
     "unanswerable",
 )
 # A writer waits this long for another writer's lock before giving up: a feedback write

@@ -332,8 +332,15 @@ def _validate_item(item: Any, position: int, archive: Archive) -> list[str]:
             history = []
         elif len(history) > MAX_HISTORY:
             problems.append(f"{label}: history holds {len(history)} turns; at most {MAX_HISTORY}")
-    elif history is not None:
-        problems.append(f"{label}: only followup items may carry history")
+    elif history is not None and kind not in ("unanswerable", "compound", "partial"):
+        problems.append(
+            f"{label}: only followup, compound, partial and unanswerable items carry history"
+        )
+        history = []
+    elif history is not None and (
+        not _is_str_list(history) or not history or len(history) > MAX_HISTORY
+    ):
+        problems.append(f"{label}: history must be 1-{MAX_HISTORY} question strings")
         history = []
     texts = [item["question"], *(history if _is_str_list(history) else [])]
     problems += _check_overlap(label, texts, archive)

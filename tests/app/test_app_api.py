@@ -15,7 +15,18 @@ from gradio_client.exceptions import AppError
 from bench.appserver import REPO_ROOT, AppServer
 
 QUESTION = "When does MYS become compulsory for FP34C?"
-CONTRACT = {"question", "answer", "abstained", "as_of", "citations", "retrieved", "timings_ms"}
+CONTRACT = {
+    "question",
+    "answer",
+    "status",
+    "caveat",
+    "abstained",
+    "as_of",
+    "key_spans",
+    "citations",
+    "retrieved",
+    "timings_ms",
+}
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from assistant import BadQuestionError, ask, clean_question
-from assistant.answer import NOT_COVERED, verify_citations
+from assistant.answer import NOT_COVERED_TEXT, verify_citations
 from assistant.retrieve import seasons_missing, seasons_named, wants_latest
 from records import Answer
 
@@ -80,14 +80,24 @@ def test_json_has_exactly_the_contract_fields(answers: dict[str, Answer]) -> Non
         assert set(data) == {
             "question",
             "answer",
+            "status",
+            "caveat",
             "abstained",
             "as_of",
+            "key_spans",
             "citations",
             "retrieved",
             "timings_ms",
         }
         assert isinstance(data["question"], str) and isinstance(data["answer"], str)
         assert isinstance(data["abstained"], bool)
+        assert data["status"] in ("answered", "hedged", "not_covered")
+        assert data["abstained"] == (data["status"] == "not_covered")
+        assert isinstance(data["caveat"], str) and (
+            data["status"] == "hedged" or not data["caveat"]
+        )
+        for start, end in data["key_spans"]:
+            assert 0 <= start < end <= len(data["answer"])
         assert data["as_of"] is None or data["as_of"] in SEASONS
         for citation in data["citations"]:
             assert {"n", "season", "heading_path", "url", "text"} <= set(citation)
@@ -141,7 +151,7 @@ def test_latest_prefers_the_newest_season(snapshot_settings, question: str) -> N
 def test_unanswerable_question_abstains(snapshot_settings) -> None:
     answer = ask("How much does a replacement Smartcard cost?", settings=snapshot_settings)
     assert answer.abstained
-    assert answer.answer.startswith(NOT_COVERED)
+    assert answer.answer.startswith(NOT_COVERED_TEXT)
     assert "doesn't cover" in answer.answer
     assert answer.as_of is None
     assert answer.citations == []

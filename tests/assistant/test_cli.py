@@ -29,8 +29,11 @@ BATCH = [
 ANSWER_FIELDS = {
     "question",
     "answer",
+    "status",
+    "caveat",
     "abstained",
     "as_of",
+    "key_spans",
     "citations",
     "retrieved",
     "timings_ms",
