@@ -14,7 +14,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from assistant.cli import EXIT_BAD_INPUT, EXIT_NO_INDEX, OneLineParser  # noqa: E402
+from assistant.cli import OneLineParser  # noqa: E402
+from exitcodes import EXIT_BAD_INPUT, EXIT_NO_INDEX  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-EXIT_BAD_INPUT = 2
-EXIT_NO_INDEX = 3
+from exitcodes import EXIT_BAD_INPUT
 
 
 class OneLineParser(argparse.ArgumentParser):

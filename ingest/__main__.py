@@ -15,6 +15,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED  # noqa: E402
 from ingest import ingest  # noqa: E402
 from ingest.fetch import FetchOptions  # noqa: E402
 from settings import load_settings  # noqa: E402
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         # One line per failed source; the index is left as it was.
         for error in result.errors or ["nothing to index"]:
             print(f"error: {error}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     for error in result.errors:
         print(f"error: {error}", file=sys.stderr)
     if result.errors:
@@ -85,17 +86,17 @@ def main(argv: list[str] | None = None) -> int:
         )
     except IngestLockedError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 4
+        return EXIT_LOCKED
     except IndexError_ as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     except OSError as error:
         print(
             f"error: could not write the index in {settings.index_dir} "
             f"({error.strerror or error}); the previous index is unchanged",
             file=sys.stderr,
         )
-        return 1
+        return EXIT_FAILED
 
     changes = outcome.changes
     verb = "would change" if args.dry_run else "changed"
@@ -128,4 +129,4 @@ if __name__ == "__main__":
         sys.exit(main())
     except KeyboardInterrupt:
         print("error: interrupted; the previous index is unchanged", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
