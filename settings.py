@@ -8,11 +8,29 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 
 REPO_ROOT = Path(__file__).resolve().parent
 SNAPSHOT_DIR = REPO_ROOT / "data" / "snapshot"
+
+
+class SettingsError(ValueError):
+    """A setting's value is not valid; the message names its environment variable."""
+
+
+def _env(variable: str, default: Any, description: str, expects: str = "", **limits: Any) -> Any:
+    """A field read from the environment variable `variable` by load_settings().
+
+    expects words the value for an error message ("a port number (0-65535)").
+    """
+    return Field(
+        default=default,
+        description=f"{description} (env {variable}).",
+        json_schema_extra={"env": variable, "expects": expects},
+        **limits,
+    )
 
 
 class Settings(BaseModel):
@@ -38,9 +56,129 @@ class Settings(BaseModel):
         "all-MiniLM-L6-v2 truncates past 256.",
     )
 
+    # App and UI: the chat server, its JSON API, the review desk and the question log.
+    host: str = _env("GRADIO_SERVER_NAME", "127.0.0.1", "Address the app listens on")
+    port: int = _env(
+        "GRADIO_SERVER_PORT",
+        7860,
+        "Port the app listens on (0: any free port)",
+        expects="a port number (0-65535)",
+        ge=0,
+        le=65535,
+    )
+    admin_password: SecretStr | None = _env(
+        "ASSISTANT_ADMIN_PASSWORD",
+        None,
+        "Password that opens the review desk; unset, the desk is off and shows how to turn it on",
+    )
+    feedback_db: Path | None = _env(
+        "ASSISTANT_FEEDBACK_DB",
+        None,
+        "SQLite file (WAL mode) holding the feedback and the question log; None: "
+        "feedback.db beside the index folder",
+    )
+    candidates_file: Path | None = _env(
+        "ASSISTANT_CANDIDATES_FILE",
+        None,
+        "JSONL file the review desk appends candidate eval items to; None: "
+        "eval_candidates.jsonl beside the index folder",
+    )
+    question_log: bool = _env(
+        "ASSISTANT_QUESTION_LOG",
+        True,
+        "Log each question asked in the chat or the API with its status and nearest "
+        "section, never an IP address; 0, false or off turns it off",
+        expects="on or off",
+    )
+    question_log_days: int = _env(
+        "ASSISTANT_QUESTION_LOG_DAYS",
+        90,
+        "Days a logged question is kept; older ones are deleted",
+        expects="a whole number of days (1 or more)",
+        ge=1,
+    )
+    answer_concurrency: int = _env(
+        "ASSISTANT_ANSWER_CONCURRENCY",
+        2,
+        "Questions answered at the same time, chat and API together; the rest wait their "
+        "turn. One answer keeps both cores busy (torch runs 2 threads), so more than the "
+        "core count only adds switching",
+        expects="a whole number from 1 to 64",
+        ge=1,
+        le=64,
+    )
+    queue_max_size: int = _env(
+        "ASSISTANT_QUEUE_MAX_SIZE",
+        64,
+        "Chat events that may wait in Gradio's queue before new ones are refused",
+        expects="a whole number (1 or more)",
+        ge=1,
+    )
+    api_max_body_bytes: int = _env(
+        "ASSISTANT_API_MAX_BODY_BYTES",
+        64 * 1024,
+        "Largest request body /api/ask reads; a 2,000-character question with 20 earlier "
+        "turns of the same size is about 45 KB of JSON",
+        expects="a number of bytes (1024 or more)",
+        ge=1024,
+    )
+    api_max_history: int = _env(
+        "ASSISTANT_API_MAX_HISTORY",
+        20,
+        "Earlier turns /api/ask accepts in history (follow-ups use the last question)",
+        expects="a whole number (0 or more)",
+        ge=0,
+    )
+    failed_login_delay_s: float = _env(
+        "ASSISTANT_FAILED_LOGIN_DELAY_S",
+        1.0,
+        "Seconds a wrong review-desk password waits before it is refused: one guess a "
+        "second per session",
+        expects="a number of seconds",
+        ge=0,
+    )
+
+    @property
+    def feedback_db_path(self) -> Path:
+        """The feedback database: feedback_db, else feedback.db beside the index folder."""
+        return self.feedback_db or Path(self.index_dir).resolve().parent / "feedback.db"
+
+    @property
+    def candidates_path(self) -> Path:
+        """The candidates file: candidates_file, else beside the index folder."""
+        return (
+            self.candidates_file or Path(self.index_dir).resolve().parent / "eval_candidates.jsonl"
+        )
+
+
+def _from_environment() -> dict[str, str]:
+    """The values of every field that names its environment variable, where it is set."""
+    values: dict[str, str] = {}
+    for name, field in Settings.model_fields.items():
+        extra = field.json_schema_extra
+        variable = extra.get("env") if isinstance(extra, dict) else None
+        if isinstance(variable, str) and os.environ.get(variable, "").strip():
+            values[name] = os.environ[variable].strip()
+    return values
+
+
+def _one_line(error: ValidationError, values: dict[str, object]) -> str:
+    """The first problem of a ValidationError, named by its environment variable."""
+    problem = error.errors()[0]
+    name = str(problem["loc"][0]) if problem["loc"] else ""
+    field = Settings.model_fields.get(name)
+    extra = field.json_schema_extra if field else None
+    extra = extra if isinstance(extra, dict) else {}
+    where = extra.get("env") or name
+    wanted = extra.get("expects") or problem["msg"].lower()
+    return f"{where} must be {wanted}, not {values.get(name)!r}"
+
 
 def load_settings(**overrides: object) -> Settings:
-    """Return settings from the environment, with non-None overrides (CLI flags) on top."""
+    """Return settings from the environment, with non-None overrides (CLI flags) on top.
+
+    Raises SettingsError, naming the variable, when a value is not valid.
+    """
     values: dict[str, object] = {}
     if os.environ.get("ASSISTANT_INDEX_DIR"):
         values["index_dir"] = Path(os.environ["ASSISTANT_INDEX_DIR"])
@@ -48,5 +186,9 @@ def load_settings(**overrides: object) -> Settings:
         values["chroma_url"] = os.environ["ASSISTANT_CHROMA_URL"]
     if os.environ.get("ASSISTANT_EMBED_MODEL"):
         values["embed_model"] = os.environ["ASSISTANT_EMBED_MODEL"]
+    values.update(_from_environment())
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return Settings(**values)
+    try:
+        return Settings(**values)
+    except ValidationError as error:
+        raise SettingsError(_one_line(error, values)) from None

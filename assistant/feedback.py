@@ -7,7 +7,8 @@ line in the eval set's shape) with the corrected facts.
 
 SQLite runs in WAL mode so the Review tab can read while chat sessions write, and every
 call opens its own connection: sqlite3 connections must not be shared across threads,
-and Gradio runs handlers in a thread pool.
+and Gradio runs handlers in a thread pool. The question log (assistant/questionlog.py)
+keeps its table in the same file and uses the same connection and candidate helpers.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ CREATE TABLE IF NOT EXISTS feedback (
     question TEXT NOT NULL,
     answer TEXT NOT NULL,
     abstained INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT '',
     as_of TEXT,
     citations TEXT NOT NULL DEFAULT '[]',
     filters TEXT NOT NULL DEFAULT '{}',
@@ -61,6 +63,9 @@ CREATE TABLE IF NOT EXISTS feedback (
 );
 CREATE INDEX IF NOT EXISTS feedback_created ON feedback (created_at);
 """
+# Columns added after the first release, with their definitions: a database written by an
+# older version gains them when it is opened, its rows kept.
+_ADDED_COLUMNS = {"status": "TEXT NOT NULL DEFAULT ''"}
 
 CSV_COLUMNS = (
     "id",
@@ -71,6 +76,7 @@ CSV_COLUMNS = (
     "question",
     "answer",
     "abstained",
+    "status",
     "as_of",
     "citations",
     "seasons",
@@ -91,6 +97,7 @@ class FeedbackRecord:
     question: str
     answer: str
     abstained: bool = False
+    status: str = ""  # "answered", "hedged" or "not_covered", as in the JSON answer
     as_of: str | None = None
     citations: list[dict] = field(default_factory=list)  # as in Answer.to_json()
     filters: dict = field(default_factory=dict)  # {"seasons": [...], "topic": ...}
@@ -114,6 +121,7 @@ class FeedbackRecord:
             question=str(answer.get("question", "")),
             answer=str(answer.get("answer", "")),
             abstained=bool(answer.get("abstained", False)),
+            status=str(answer.get("status") or ""),
             as_of=answer.get("as_of"),
             citations=[
                 {k: c.get(k) for k in ("n", "season", "heading_path", "url", "sentences")}
@@ -136,30 +144,7 @@ class FeedbackStore:
         self.candidates_path = (
             Path(candidates_path) if candidates_path else self.path.parent / "eval_candidates.jsonl"
         )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
-        with closing(conn):
-            # WAL is a property of the file: set once, every later connection uses it.
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)  # commits by itself
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """Yield a fresh connection inside a transaction, committed on success, then closed."""
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        with closing(conn):
-            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA synchronous=NORMAL")  # safe with WAL, and ~10x fewer fsyncs
-            # IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout
-            # instead of one failing with "database is locked" when it upgrades a read lock.
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        open_database(self.path, _SCHEMA, "feedback", _ADDED_COLUMNS)
 
     def add(self, record: FeedbackRecord) -> int:
         """Store one feedback record and return its id."""
@@ -170,11 +155,11 @@ class FeedbackStore:
         if not record.question.strip():
             raise FeedbackError("feedback needs the question it is about")
         created = record.created_at or _now()
-        with self._connect() as conn:
+        with transaction(self.path) as conn:
             cursor = conn.execute(
                 """INSERT INTO feedback (created_at, rating, wrong_source, comment, question,
-                   answer, abstained, as_of, citations, filters, history)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   answer, abstained, status, as_of, citations, filters, history)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     created,
                     record.rating,
@@ -183,6 +168,7 @@ class FeedbackStore:
                     record.question,
                     record.answer,
                     int(record.abstained),
+                    record.status,
                     record.as_of,
                     json.dumps(record.citations, ensure_ascii=False),
                     json.dumps(record.filters, ensure_ascii=False),
@@ -213,7 +199,7 @@ class FeedbackStore:
             return self.get(feedback_id) is not None
         changes["updated_at"] = _now()
         assignments = ", ".join(f"{column} = ?" for column in changes)  # fixed column names
-        with self._connect() as conn:
+        with transaction(self.path) as conn:
             cursor = conn.execute(
                 f"UPDATE feedback SET {assignments} WHERE id = ?", (*changes.values(), feedback_id)
             )
@@ -221,12 +207,12 @@ class FeedbackStore:
 
     def delete(self, feedback_id: int) -> bool:
         """Remove a record (the user withdrew the thumb); False if there was none."""
-        with self._connect() as conn:
+        with transaction(self.path) as conn:
             return conn.execute("DELETE FROM feedback WHERE id = ?", (feedback_id,)).rowcount == 1
 
     def get(self, feedback_id: int) -> dict | None:
         """Return one record as a dict, or None."""
-        with self._connect() as conn:
+        with transaction(self.path) as conn:
             row = conn.execute("SELECT * FROM feedback WHERE id = ?", (feedback_id,)).fetchone()
         return _row_dict(row) if row else None
 
@@ -246,7 +232,7 @@ class FeedbackStore:
         if filters.get("wrong_source"):
             where.append("wrong_source = 1")
         if filters.get("text"):
-            pattern = "%" + _like_escape(str(filters["text"])) + "%"
+            pattern = "%" + like_escape(str(filters["text"])) + "%"
             where.append(
                 "(question LIKE ? ESCAPE '\\' OR answer LIKE ? ESCAPE '\\' "
                 "OR comment LIKE ? ESCAPE '\\')"
@@ -255,7 +241,7 @@ class FeedbackStore:
         if filters.get("season"):
             where.append("(as_of = ? OR citations LIKE ? ESCAPE '\\')")
             season = str(filters["season"])
-            params += [season, '%"season": "' + _like_escape(season) + '"%']
+            params += [season, '%"season": "' + like_escape(season) + '"%']
         if filters.get("since"):
             where.append("created_at >= ?")
             params.append(str(filters["since"]))
@@ -264,13 +250,13 @@ class FeedbackStore:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id DESC LIMIT ?"
         params.append(int(filters.get("limit") or 1000))
-        with self._connect() as conn:
+        with transaction(self.path) as conn:
             rows = conn.execute(sql, params).fetchall()
         return [_row_dict(row) for row in rows]
 
     def count(self) -> int:
         """Return how many records are stored."""
-        with self._connect() as conn:
+        with transaction(self.path) as conn:
             return int(conn.execute("SELECT COUNT(*) FROM feedback").fetchone()[0])
 
     def to_csv(self, filters: Mapping | None = None) -> str:
@@ -293,13 +279,14 @@ class FeedbackStore:
                 row["question"],
                 row["answer"],
                 "yes" if row["abstained"] else "",
+                row["status"],
                 row["as_of"] or "",
                 citations,
                 ", ".join(row["filters"].get("seasons") or []),
                 row["filters"].get("topic") or "",
                 row["candidate_id"] or "",
             ]
-            writer.writerow([_csv_safe(v) for v in values])
+            writer.writerow([csv_safe(v) for v in values])
         return out.getvalue()
 
     def add_candidate(
@@ -347,20 +334,8 @@ class FeedbackStore:
             item["history"] = record["history"]
         if note and note.strip():
             item["note"] = note.strip()
-        self.candidates_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.candidates_path, "a+", encoding="utf-8") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                handle.seek(0)
-                taken = {_line_id(line) for line in handle if line.strip()}
-                item["id"] = _free_id(f"fb-{feedback_id:04d}", taken)
-                handle.seek(0, os.SEEK_END)
-                handle.write(json.dumps(item, ensure_ascii=False) + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-        with self._connect() as conn:
+        append_candidate(self.candidates_path, item, f"fb-{feedback_id:04d}")
+        with transaction(self.path) as conn:
             conn.execute(
                 "UPDATE feedback SET candidate_id = ? WHERE id = ?", (item["id"], feedback_id)
             )
@@ -368,10 +343,90 @@ class FeedbackStore:
 
     def candidates(self) -> list[dict]:
         """Return the candidate items written so far (oldest first)."""
-        if not self.candidates_path.exists():
-            return []
-        lines = self.candidates_path.read_text(encoding="utf-8").splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
+        return read_candidates(self.candidates_path)
+
+
+# ---------------------------------------------------------------- shared with the question log
+
+
+def open_database(
+    path: Path, schema: str, table: str, added_columns: Mapping[str, str] | None = None
+) -> None:
+    """Create the database file and its tables if needed, in WAL mode, and add new columns.
+
+    WAL is a property of the file: set once, every later connection uses it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+    with closing(conn):
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(schema)  # commits by itself
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for column, definition in (added_columns or {}).items():
+            if column not in present:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+        conn.commit()
+
+
+@contextmanager
+def transaction(path: Path) -> Iterator[sqlite3.Connection]:
+    """Yield a fresh connection inside a transaction, committed on success, then closed."""
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    with closing(conn):
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA synchronous=NORMAL")  # safe with WAL, and ~10x fewer fsyncs
+        # IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout
+        # instead of one failing with "database is locked" when it upgrades a read lock.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
+def append_candidate(path: Path, item: dict, base_id: str) -> dict:
+    """Give item a free id (base_id, base_id-2, ...) and append it to the candidates file.
+
+    The file is locked while appending, so two reviewers clicking at once both land, each
+    on its own line. Returns the item with its id.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            handle.seek(0)
+            taken = {_line_id(line) for line in handle if line.strip()}
+            item["id"] = _free_id(base_id, taken)
+            handle.seek(0, os.SEEK_END)
+            handle.write(json.dumps(item, ensure_ascii=False) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    return item
+
+
+def read_candidates(path: Path) -> list[dict]:
+    """Return the candidate items in the file (oldest first); none if there is no file."""
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def csv_safe(value: object) -> object:
+    """Defuse spreadsheet formulas: a cell starting with = + - @ would run in Excel."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def like_escape(text: str) -> str:
+    """Text for a LIKE pattern with ESCAPE '\\': % and _ match literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _now() -> str:
@@ -388,17 +443,6 @@ def _row_dict(row: sqlite3.Row) -> dict:
         except json.JSONDecodeError:
             data[key] = empty
     return data
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _csv_safe(value: object) -> object:
-    """Defuse spreadsheet formulas: a cell starting with = + - @ would run in Excel."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def _line_id(line: str) -> str:

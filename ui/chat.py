@@ -10,18 +10,19 @@ resolve against what the user typed, not against its escaped display.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import date
 
 import gradio as gr
 
-from assistant import BadQuestionError, ask
+from assistant import BadQuestionError, get_index
 from assistant.feedback import FeedbackRecord, FeedbackStore
 from index.search import IndexUnavailableError
 from index.store import IndexError_
-from settings import Settings
 from ui import render
+from ui.answering import AnswerService
+from ui.facts import IndexFacts
 
 log = logging.getLogger("cpitg.app")
 
@@ -44,28 +45,28 @@ FAILED = "Something went wrong while answering that. Please try again, or rephra
 
 @dataclass
 class ChatService:
-    """The chat tab's event handlers, bound to one index and one feedback store."""
+    """The chat tab's event handlers and the Gradio /ask endpoint, over one AnswerService."""
 
-    settings: Settings
+    answers: AnswerService
     store: FeedbackStore
     today: Callable[[], date] = date.today
     examples: tuple[str, ...] = field(default=EXAMPLES)
 
     # ------------------------------------------------------------ answering
 
-    def answer_turn(
+    async def answer_turn(
         self, question: str, turns: list[dict], seasons: list[str], topic: str | None
     ) -> dict:
         """Ask the archive and return the new turn: an answer, or a friendly error notice."""
         filters = {"seasons": list(seasons or []), "topic": topic or None}
         turn: dict = {"question": question, "answer": None, "error": None, "filters": filters}
         try:
-            answer = ask(
+            answer = await self.answers.answer(
                 question,
+                channel="chat",
                 history=history_of(turns),
-                season=filters["seasons"] or None,
+                seasons=filters["seasons"],
                 topic=filters["topic"],
-                settings=self.settings,
             )
         except BadQuestionError as error:
             turn["error"] = render.friendly_bad_question(str(error), self.examples[0])
@@ -95,9 +96,9 @@ class ChatService:
         """Unlock the question box and the Ask button. Outputs: question box, Ask button."""
         return gr.update(interactive=True), gr.update(interactive=True)
 
-    def respond(
+    async def respond(
         self, message: str, turns: list[dict], seasons: list[str], topic: str | None
-    ) -> Iterator[tuple]:
+    ) -> AsyncIterator[tuple]:
         """Show the question at once, then the answer and its sources.
 
         Outputs: chatbot, turns, sources panel, feedback form.
@@ -109,7 +110,7 @@ class ChatService:
         today = self.today()
         pending = [*turns, {"question": message, "pending": True}]
         yield render.chat_messages(pending, today), gr.skip(), gr.skip(), gr.skip()
-        turn = self.answer_turn(message, turns, seasons, topic)
+        turn = await self.answer_turn(message, turns, seasons, topic)
         turns = [*turns, turn]
         yield (
             render.chat_messages(turns, today),
@@ -118,6 +119,17 @@ class ChatService:
             render.sources_html(turn, today) if turn["answer"] else gr.skip(),
             gr.update(visible=False),
         )
+
+    def filter_choices(self) -> tuple:
+        """The season and topic choices of the build answering now (one may just have landed).
+
+        Outputs: season filter, topic filter.
+        """
+        try:
+            facts = IndexFacts.from_stored(get_index(self.answers.settings).stored)
+        except IndexError_:  # the chat says so when asked; the page keeps its choices
+            return gr.skip(), gr.skip()
+        return gr.update(choices=facts.seasons), gr.update(choices=facts.topic_choices())
 
     def show_sources(self, turns: list[dict], event: gr.SelectData) -> str:
         """Show the sources of the answer the user clicked on (or of its question)."""
@@ -184,19 +196,21 @@ class ChatService:
 
     # ------------------------------------------------------------ API
 
-    def api_ask(self, question: str, season: str | None = None, topic: str | None = None) -> dict:
+    async def api_ask(
+        self, question: str, season: str | None = None, topic: str | None = None
+    ) -> dict:
         """Answer a question from the CP ITG bulletin archive, citing sources.
 
         Returns the same JSON answer as `python -m assistant ask --json`: question, answer,
-        abstained, as_of, citations, retrieved, timings_ms. season may name one season
-        ("Autumn 2021") or several separated by commas; topic is a top-level heading.
-        A bad question (empty, over 2,000 characters, unknown season) raises an error
-        whose message says what is wrong.
+        status, caveat, abstained, as_of, key_spans, citations, retrieved, timings_ms.
+        season may name one season ("Autumn 2021") or several separated by commas; topic
+        is a top-level heading. A bad question (empty, over 2,000 characters, unknown
+        season) raises an error whose message says what is wrong.
         """
         seasons = [s.strip() for s in (season or "").split(",") if s.strip()]
         try:
-            answer = ask(
-                question, season=seasons or None, topic=topic or None, settings=self.settings
+            answer = await self.answers.answer(
+                question, channel="gradio_api", seasons=seasons, topic=topic or None
             )
         except BadQuestionError as error:
             raise gr.Error(f"bad question: {error}", print_exception=False) from error

@@ -1,23 +1,29 @@
-"""The app's layout and wiring: the Ask tab, the Review tab, and the /ask API endpoint.
+"""The app's layout and wiring: the Ask tab, the review desk, and the Gradio /ask endpoint.
 
-Handlers live in ui/chat.py and ui/review.py and markup in ui/render.py; this module only
-places components and connects events. Every UI event is api_visibility="private" so
-the public API is exactly one documented endpoint, /ask.
+Handlers live in ui/chat.py, ui/review.py and ui/gaps.py, markup in ui/render.py; this
+module places components and connects events. Every UI event is api_visibility="private"
+so the public Gradio API is exactly one documented endpoint, /ask (the plain JSON routes,
+/api/ask and /api/health, are ui/api.py's).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import gradio as gr
 
-from assistant.feedback import CANDIDATE_TYPES, FeedbackStore
-from index.store import StoredIndex
-from records import season_order
+from settings import Settings
 from ui import render
 from ui.chat import ChatService
-from ui.config import CONCURRENCY_LIMIT, QUEUE_MAX_SIZE, AppConfig
-from ui.review import RATING_CHOICES, TABLE_HEADERS, TABLE_WIDTHS, ReviewService
+from ui.facts import IndexFacts
+from ui.gaps import GapsService, gaps_panel
+from ui.review import (
+    DESK_OFF,
+    PRIVATE,
+    Panel,
+    ReviewService,
+    feedback_panel,
+    sections_panel,
+    status_panel,
+)
 
 TITLE = "CP ITG bulletin assistant"
 HEADER = (
@@ -25,48 +31,29 @@ HEADER = (
     "<p>Answers from the Community Pharmacy IT Group's bulletin archive, each one cited to "
     "the bulletin section it comes from. If the archive doesn't say, it tells you so.</p></div>"
 )
-CHAT_PLACEHOLDER = (
-    "**Ask about community pharmacy IT**\n\n"
-    "Answers come only from the CP ITG bulletins (Summer 2021 to Winter 2021), "
-    "with the source beside each one."
-)
 
 
-@dataclass(frozen=True)
-class IndexFacts:
-    """What the layout needs from the index: the filter choices and section names."""
-
-    seasons: list[str]  # newest first
-    topics: list[str]
-    section_names: list[str]  # last heading of each section, as the eval set names them
-
-    @classmethod
-    def from_stored(cls, stored: StoredIndex) -> IndexFacts:
-        """Read the facts from a build (a SearchIndex's .stored, or read_index())."""
-        order = {c.season: c.season_order for c in stored.chunks.values()}
-        seasons = sorted(order, key=lambda s: (-order[s], s))
-        topics = sorted({c.heading_path[0] for c in stored.chunks.values() if c.heading_path})
-        names = sorted({s.heading_path[-1] for s in stored.sections if s.heading_path})
-        return cls(seasons=seasons, topics=topics, section_names=names)
-
-
-def _season_choices(seasons: list[str]) -> list[str]:
-    return sorted(seasons, key=lambda s: -season_order(s))
-
-
-def build_app(
-    config: AppConfig, facts: IndexFacts, store: FeedbackStore | None = None
-) -> gr.Blocks:
-    """Return the Gradio Blocks app, wired to assistant.ask and the feedback store."""
-    store = store or FeedbackStore(config.feedback_db, config.candidates_file)
-    chat = ChatService(settings=config.settings, store=store)
-    review = ReviewService(
-        settings=config.settings, store=store, admin_password=config.admin_password
+def chat_placeholder(facts: IndexFacts) -> str:
+    """The empty chat's invitation, naming the bulletins the index holds."""
+    dated = [s for s in facts.seasons if render.season_date(s)]
+    span = f" ({dated[-1]} to {dated[0]})" if len(dated) > 1 else ""
+    return (
+        "**Ask about community pharmacy IT**\n\n"
+        f"Answers come only from the CP ITG bulletins{span}, with the source beside each one."
     )
-    private = {"api_visibility": "private"}
-    seasons = _season_choices(facts.seasons)
-    topic_choices = [("All topics", ""), *[(t, t) for t in facts.topics]]
-    season_choices = [("All seasons", ""), *[(s, s) for s in seasons]]
+
+
+def build_blocks(
+    settings: Settings,
+    facts: IndexFacts,
+    chat: ChatService,
+    review: ReviewService,
+    gaps: GapsService,
+) -> gr.Blocks:
+    """Return the Gradio Blocks app: the chat, the review desk and the /ask endpoint."""
+    private = PRIVATE
+    seasons = facts.seasons
+    topic_choices = facts.topic_choices()
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         gr.HTML(HEADER)
@@ -82,7 +69,7 @@ def build_app(
                             show_label=False,
                             elem_id="chat",
                             height=540,
-                            placeholder=CHAT_PLACEHOLDER,
+                            placeholder=chat_placeholder(facts),
                             examples=[{"text": q} for q in chat.examples],
                             feedback_options=("Like", "Dislike"),
                             # Text is escaped in render.py; these are the second guard.
@@ -147,109 +134,18 @@ def build_app(
                             js_on_load=render.REVEAL_MARKS_JS,
                         )
 
-            # ---------------------------------------------------------- Review
-            with gr.Tab("Review", id="review", elem_id="review-tab"):
-                unlocked = gr.State(not review.locked_by_default)
-                with gr.Row(visible=review.locked_by_default, elem_id="login") as login_row:
-                    password = gr.Textbox(
-                        label="Admin password",
-                        type="password",
-                        elem_id="admin-password",
-                        scale=3,
-                    )
-                    unlock_button = gr.Button("Unlock", scale=1, elem_id="unlock")
-                    login_message = gr.Markdown()
-                with gr.Column(visible=not review.locked_by_default, elem_id="review") as panel:
-                    with gr.Tabs():
-                        with gr.Tab("Feedback", elem_id="review-feedback"):
-                            with gr.Row():
-                                rating_filter = gr.Radio(
-                                    RATING_CHOICES, value="", label="Rating", scale=2
-                                )
-                                wrong_filter = gr.Checkbox(label="Wrong source only", scale=1)
-                                text_filter = gr.Textbox(
-                                    label="Search question, answer, comment", scale=2
-                                )
-                                season_review = gr.Dropdown(
-                                    season_choices, value="", label="Season", scale=1
-                                )
-                            with gr.Row():
-                                refresh_button = gr.Button("Refresh", elem_id="refresh-feedback")
-                                export_button = gr.Button("Export CSV", elem_id="export-csv")
-                            table = gr.Dataframe(
-                                headers=TABLE_HEADERS,
-                                datatype="str",
-                                interactive=False,
-                                wrap=True,
-                                max_height=420,
-                                elem_id="feedback-table",
-                                column_widths=TABLE_WIDTHS,
-                            )
-                            csv_file = gr.File(
-                                label="CSV export", elem_id="csv-file", height=90, interactive=False
-                            )
-                            gr.Markdown(
-                                "### Turn an answer into a candidate eval item\n"
-                                "Click a row above, write the correct answer facts (one per "
-                                "line) and the section that holds them, then add it. Items go "
-                                "to the candidates file in the eval set's shape."
-                            )
-                            candidate_context = gr.Markdown()
-                            with gr.Row():
-                                candidate_id = gr.Textbox(
-                                    label="Feedback #",
-                                    interactive=False,
-                                    scale=1,
-                                    elem_id="candidate-id",
-                                )
-                                candidate_type = gr.Dropdown(
-                                    list(CANDIDATE_TYPES), value="factoid", label="Type", scale=1
-                                )
-                                candidate_season = gr.Dropdown(
-                                    seasons,
-                                    value=None,
-                                    label="Season",
-                                    allow_custom_value=True,
-                                    scale=1,
-                                )
-                                candidate_section = gr.Dropdown(
-                                    facts.section_names,
-                                    value=None,
-                                    label="Section",
-                                    allow_custom_value=True,
-                                    scale=2,
-                                )
-                            candidate_question = gr.Textbox(label="Question")
-                            candidate_facts = gr.Textbox(
-                                label="Correct answer facts (one per line)",
-                                lines=3,
-                                elem_id="candidate-facts",
-                            )
-                            candidate_quote = gr.Textbox(
-                                label="Gold quote (verbatim from the source)"
-                            )
-                            candidate_button = gr.Button(
-                                "Add to eval candidates", variant="primary", elem_id="add-candidate"
-                            )
-                            candidate_message = gr.Markdown(elem_id="candidate-message")
-                            candidate_item = gr.JSON(label="Candidate item written")
-                        with gr.Tab("Index status", elem_id="review-status"):
-                            status = gr.HTML(elem_id="index-status")
-                            status_button = gr.Button("Refresh status")
-                        with gr.Tab("Sections", elem_id="review-sections"):
-                            with gr.Row():
-                                browse_season = gr.Dropdown(
-                                    season_choices, value="", label="Season"
-                                )
-                                browse_topic = gr.Dropdown(topic_choices, value="", label="Topic")
-                            section_list = gr.HTML(elem_id="section-list")
+            review_tab(review, gaps, facts)
 
         # -------------------------------------------------------------- chat events
         taken = gr.State("")  # the question being answered, once it has left the box
         ask_inputs = [taken, turns, season_filter, topic_filter]
         ask_outputs = [chatbot, turns, sources, feedback_form]
         box = [question, ask_button]
-        answer = {"concurrency_id": "answer", "concurrency_limit": CONCURRENCY_LIMIT, **private}
+        answer = {
+            "concurrency_id": "answer",
+            "concurrency_limit": settings.answer_concurrency,
+            **private,
+        }
         for trigger in (question.submit, ask_button.click):
             trigger(chat.take_question, [question], [*box, taken], queue=False, **private).then(
                 chat.respond, ask_inputs, ask_outputs, **answer
@@ -280,72 +176,61 @@ def build_app(
             **private,
         )
 
-        # -------------------------------------------------------------- review events
-        review_outputs = [table, status, section_list]
-        unlock_event = {"concurrency_id": "unlock", "concurrency_limit": 4, **private}
-        unlock_button.click(
-            review.unlock,
-            [password],
-            [unlocked, login_row, panel, login_message, password],
-            **unlock_event,
-        ).then(review.load, [unlocked], review_outputs, **private)
-        password.submit(
-            review.unlock,
-            [password],
-            [unlocked, login_row, panel, login_message, password],
-            **unlock_event,
-        ).then(review.load, [unlocked], review_outputs, **private)
-        demo.load(review.load, [unlocked], review_outputs, **private)
-
-        table_inputs = [unlocked, rating_filter, wrong_filter, text_filter, season_review]
-        refresh_button.click(review.feedback_table, table_inputs, [table], **private)
-        for control in (rating_filter, wrong_filter, season_review):
-            control.change(review.feedback_table, table_inputs, [table], **private)
-        text_filter.submit(review.feedback_table, table_inputs, [table], **private)
-        export_button.click(review.export_csv, table_inputs, [csv_file], **private)
-        table.select(
-            review.pick_row,
-            [unlocked],
-            [
-                candidate_id,
-                candidate_question,
-                candidate_facts,
-                candidate_quote,
-                candidate_season,
-                candidate_section,
-                candidate_type,
-                candidate_context,
-            ],
-            **private,
-        )
-        candidate_button.click(
-            review.add_candidate,
-            [
-                unlocked,
-                candidate_id,
-                candidate_question,
-                candidate_facts,
-                candidate_quote,
-                candidate_season,
-                candidate_section,
-                candidate_type,
-            ],
-            [candidate_message, candidate_item],
-            **private,
-        ).then(review.feedback_table, table_inputs, [table], **private)
-        status_button.click(review.status, [unlocked], [status], **private)
-        for control in (browse_season, browse_topic):
-            control.change(
-                review.sections, [unlocked, browse_season, browse_topic], [section_list], **private
-            )
-
         # -------------------------------------------------------------- public API
         gr.api(chat.api_ask, api_name="ask", concurrency_id="answer")
 
-    demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_MAX_SIZE)
+        # A new build may bring new seasons or topics: the filters follow it. (This is the
+        # only page-load work, and it is the chat's: the review desk loads on unlock.)
+        demo.load(chat.filter_choices, None, [season_filter, topic_filter], queue=False, **private)
+
+    demo.queue(
+        default_concurrency_limit=settings.answer_concurrency, max_size=settings.queue_max_size
+    )
     return demo
 
 
+def review_tab(review: ReviewService, gaps: GapsService, facts: IndexFacts) -> None:
+    """The Review tab: off without a password; else a login, then the desk's panels."""
+    with gr.Tab("Review", id="review", elem_id="review-tab"):
+        if not review.enabled:
+            gr.Markdown(DESK_OFF, elem_id="review-off")
+            return  # no review component or handler exists at all
+        unlocked = gr.State(False)  # per session, kept on the server
+        with gr.Row(elem_id="login") as login_row:
+            password = gr.Textbox(
+                label="Admin password", type="password", elem_id="admin-password", scale=3
+            )
+            unlock_button = gr.Button("Unlock", scale=1, elem_id="unlock")
+            login_message = gr.Markdown()
+        with gr.Column(visible=False, elem_id="review") as desk, gr.Tabs():
+            panels = desk_panels(review, gaps, facts, unlocked)
+
+    outputs = [unlocked, login_row, desk, login_message, password]
+    # Four checks at a time across all sessions, each wrong one held for a second.
+    unlock = {"concurrency_id": "unlock", "concurrency_limit": 4, **PRIVATE}
+    for trigger in (unlock_button.click, password.submit):
+        event = trigger(review.unlock, [password], outputs, **unlock)
+        for panel in panels:
+            event = event.then(panel.open, [unlocked], panel.outputs, **PRIVATE)
+
+
+def desk_panels(
+    review: ReviewService, gaps: GapsService, facts: IndexFacts, unlocked: gr.State
+) -> list[Panel]:
+    """Build the review desk's panels, one tab each, in the order they appear.
+
+    Each panel function places its tab, wires its events (every handler checks
+    `unlocked`) and returns a Panel, loaded when the desk is unlocked. A new panel (the
+    Sources panel, ui/sources.py) is one more line here.
+    """
+    return [
+        feedback_panel(review, facts, unlocked),
+        gaps_panel(gaps, unlocked),
+        status_panel(review, unlocked),
+        sections_panel(review, facts, unlocked),
+    ]
+
+
 def launch_options() -> dict:
-    """The styling arguments Gradio 6 takes at launch() rather than in Blocks()."""
+    """The styling arguments Gradio 6 takes at launch() (or mount) rather than in Blocks()."""
     return {"css": render.CSS, "theme": gr.themes.Default(primary_hue="blue")}

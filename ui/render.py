@@ -29,6 +29,8 @@ _MD_ORDERED = re.compile(r"^(\s*\d+)\.", re.MULTILINE)  # "3. " would start a li
 _CITE = re.compile(r"\\\[(\d+)\\\]")
 
 PENDING = "_Searching the bulletins…_"
+HEDGED_BADGE = "Partly answered"
+HEDGED_NOTE = "The bulletins answer only part of this."
 SOURCES_PLACEHOLDER = (
     '<div class="cpitg-sources cpitg-empty">'
     "<h3>Sources</h3>"
@@ -75,6 +77,18 @@ CSS = """
 }
 .cpitg-section-list details { margin: 0 0 .4rem 0; }
 .cpitg-section-list summary { cursor: pointer; }
+/* A hedged answer: its caveat is the message's only blockquote (typed ">" is escaped),
+   so the caveat and the whole bubble are styled apart from a confident answer. */
+#chat .message.bot blockquote {
+  margin: 0 0 .6rem 0; padding: .35rem .7rem; border-left: 4px solid #d97706;
+  background: #fffbeb; color: #78350f; border-radius: 6px;
+}
+#chat .message.bot:has(blockquote) { border: 2px dashed #d97706; }
+.cpitg-caveat {
+  margin: 0 0 .7rem 0; padding: .45rem .7rem; border-left: 4px solid #d97706;
+  background: #fffbeb; color: #78350f; border-radius: 6px; font-size: .92rem;
+}
+.cpitg-badge.cpitg-hedged { background: #fef3c7; border-color: #d97706; color: #78350f; }
 """
 
 # Long passages scroll inside their card; bring the first highlighted sentence into view
@@ -166,16 +180,90 @@ def filters_line(filters: Mapping | None) -> str | None:
     return f"Searched only: {' · '.join(named)}." if named else None
 
 
-def answer_message(answer: Mapping, today: date, filters: Mapping | None = None) -> str:
-    """The assistant's chat message: the answer with [n] markers, its date, its sources."""
-    text = md_escape(str(answer.get("answer", "")))
+def answer_status(answer: Mapping) -> str:
+    """The answer's status ("answered", "hedged", "not_covered"); older answers had none."""
+    status = answer.get("status")
+    if status in ("answered", "hedged", "not_covered"):
+        return str(status)
+    return "not_covered" if answer.get("abstained") else "answered"
+
+
+def clean_spans(spans: object, length: int, text: str = "") -> list[tuple[int, int]]:
+    """Key spans as sorted, merged [start, end) pairs inside the text, never across a line
+    break and never starting or ending on a space; malformed pairs are dropped."""
+    pairs: list[tuple[int, int]] = []
+    for span in spans if isinstance(spans, list | tuple) else []:
+        if not isinstance(span, list | tuple) or len(span) != 2:
+            continue
+        start, end = span
+        if not isinstance(start, int) or not isinstance(end, int) or isinstance(start, bool):
+            continue
+        start, end = max(0, start), min(length, end)
+        if start < end:
+            pairs.append((start, end))
+    merged: list[list[int]] = []
+    for start, end in sorted(pairs):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    cleaned: list[tuple[int, int]] = []
+    for start, end in merged:
+        for piece_start, piece_end in _split_lines(text, start, end):
+            while piece_start < piece_end and text[piece_start].isspace():
+                piece_start += 1
+            while piece_end > piece_start and text[piece_end - 1].isspace():
+                piece_end -= 1
+            if piece_start < piece_end:
+                cleaned.append((piece_start, piece_end))
+    return cleaned
+
+
+def _split_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    pieces, position = [], start
+    while (cut := text.find("\n", position, end)) != -1:
+        pieces.append((position, cut))
+        position = cut + 1
+    pieces.append((position, end))
+    return pieces
+
+
+def emphasised(text: str, key_spans: object = ()) -> str:
+    """The answer as Markdown shown literally, with its key spans and [n] markers in bold."""
+    out, position = [], 0
+    for start, end in clean_spans(key_spans, len(text), text):
+        out.append(_bold_markers(md_escape(text[position:start])))
+        out.append(f"**{md_escape(text[start:end])}**")
+        position = end
+    out.append(_bold_markers(md_escape(text[position:])))
+    return "".join(out)
+
+
+def _bold_markers(escaped: str) -> str:
     # Bold the [n] markers so they read as references to the source cards.
-    text = _CITE.sub(r"**\\[\1\\]**", text)
-    parts = [text]
+    return _CITE.sub(r"**\\[\1\\]**", escaped)
+
+
+def caveat_quote(caveat: str) -> str:
+    """A hedged answer's caveat as a Markdown blockquote, headed by its badge."""
+    lines = [line for line in (caveat or HEDGED_NOTE).splitlines() if line.strip()]
+    body = [f"⚠ **{HEDGED_BADGE}.** {md_escape(lines[0])}", *map(md_escape, lines[1:])]
+    return "\n".join(f"> {line}" for line in body)
+
+
+def answer_message(answer: Mapping, today: date, filters: Mapping | None = None) -> str:
+    """The assistant's chat message: the answer with [n] markers, its date, its sources.
+
+    A hedged answer opens with its caveat in a blockquote (styled apart by the CSS);
+    the key spans, the words that answer, are bold.
+    """
+    status = answer_status(answer)
+    parts = [caveat_quote(str(answer.get("caveat") or ""))] if status == "hedged" else []
+    parts.append(emphasised(str(answer.get("answer", "")), answer.get("key_spans") or []))
     narrowed = filters_line(filters)
     if narrowed:
         parts.append(f"_{md_escape(narrowed)}_")
-    if answer.get("abstained"):
+    if status == "not_covered":
         parts.append("_The related sections are linked in the sources panel._")
         return "\n\n".join(parts)
     dated = as_of_line(answer.get("as_of"))
@@ -319,8 +407,9 @@ def sources_html(turn: Mapping | None, today: date) -> str:
     if not turn or turn.get("answer") is None:
         return SOURCES_PLACEHOLDER
     answer = turn["answer"]
+    status = answer_status(answer)
     question = f'<p class="cpitg-question">For: “{escape(answer.get("question", ""))}”</p>'
-    if answer.get("abstained"):
+    if status == "not_covered":
         related = related_cards(answer.get("retrieved") or [])
         body = (
             "<p>The archive doesn't answer this. These are the closest sections, "
@@ -330,6 +419,11 @@ def sources_html(turn: Mapping | None, today: date) -> str:
         )
         return f'<div class="cpitg-sources"><h3>Not in the archive</h3>{question}{body}</div>'
     head = '<div class="cpitg-sources"><h3>Sources</h3>' + question
+    if status == "hedged":
+        head += (
+            f'<p class="cpitg-caveat"><span class="cpitg-badge cpitg-hedged">{HEDGED_BADGE}'
+            f"</span> {escape(answer.get('caveat') or HEDGED_NOTE)}</p>"
+        )
     dated = as_of_line(answer.get("as_of"))
     if dated:
         head += f'<p class="cpitg-asof">{escape(dated)}</p>'

@@ -1,7 +1,8 @@
-"""The chat handlers in-process, on the real snapshot index and a real feedback store."""
+"""The chat handlers in-process, on the real snapshot index, feedback store and question log."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
@@ -9,8 +10,10 @@ from types import SimpleNamespace
 import pytest
 
 from assistant.feedback import FeedbackStore
+from assistant.questionlog import QuestionLog
 from bench.appserver import free_port
 from ui import render
+from ui.answering import AnswerService
 from ui.chat import UNAVAILABLE, ChatService, history_of
 
 TODAY = date(2026, 1, 15)
@@ -18,15 +21,30 @@ TODAY = date(2026, 1, 15)
 
 @pytest.fixture
 def chat(snapshot_settings, tmp_path: Path) -> ChatService:
+    db = tmp_path / "feedback.db"
     return ChatService(
-        settings=snapshot_settings,
-        store=FeedbackStore(tmp_path / "feedback.db"),
+        answers=AnswerService(snapshot_settings, QuestionLog(db)),
+        store=FeedbackStore(db),
         today=lambda: TODAY,
     )
 
 
+def turn(chat: ChatService, question: str, turns=(), seasons=(), topic: str = "") -> dict:
+    """chat.answer_turn run to completion (it is a coroutine: Gradio awaits it)."""
+    return asyncio.run(chat.answer_turn(question, list(turns), list(seasons), topic))
+
+
+def respond(chat: ChatService, *args) -> list[tuple]:
+    """Every update chat.respond streams (an async generator), in order."""
+
+    async def collect() -> list[tuple]:
+        return [step async for step in chat.respond(*args)]
+
+    return asyncio.run(collect())
+
+
 def test_respond_shows_the_question_first_then_the_answer(chat: ChatService) -> None:
-    steps = list(chat.respond("When does MYS become compulsory for FP34C?", [], [], ""))
+    steps = respond(chat, "When does MYS become compulsory for FP34C?", [], [], "")
     assert len(steps) == 2
     messages, *_ = steps[0]
     assert messages[-1]["content"] == render.PENDING
@@ -37,8 +55,8 @@ def test_respond_shows_the_question_first_then_the_answer(chat: ChatService) -> 
 
 
 def test_turns_keep_the_raw_question_for_follow_ups(chat: ChatService) -> None:
-    first = chat.answer_turn("Where was the GP referral pilot for CPCS IT being run?", [], [], "")
-    follow = chat.answer_turn("Which pharmacy system were those pharmacies on?", [first], [], "")
+    first = turn(chat, "Where was the GP referral pilot for CPCS IT being run?")
+    follow = turn(chat, "Which pharmacy system were those pharmacies on?", [first])
     assert history_of([first])[0] == {
         "role": "user",
         "content": "Where was the GP referral pilot for CPCS IT being run?",
@@ -47,9 +65,9 @@ def test_turns_keep_the_raw_question_for_follow_ups(chat: ChatService) -> None:
 
 
 def test_filters_reach_ask(chat: ChatService) -> None:
-    turn = chat.answer_turn("What is NHSmail used for?", [], ["Autumn 2021"], "")
-    assert {h["season"] for h in turn["answer"]["retrieved"]} == {"Autumn 2021"}
-    assert turn["filters"] == {"seasons": ["Autumn 2021"], "topic": None}
+    answered = turn(chat, "What is NHSmail used for?", seasons=["Autumn 2021"])
+    assert {h["season"] for h in answered["answer"]["retrieved"]} == {"Autumn 2021"}
+    assert answered["filters"] == {"seasons": ["Autumn 2021"], "topic": None}
 
 
 @pytest.mark.parametrize(
@@ -59,21 +77,21 @@ def test_filters_reach_ask(chat: ChatService) -> None:
 def test_bad_questions_get_friendly_notices(
     chat: ChatService, question: str, expected: str
 ) -> None:
-    turn = chat.answer_turn(question, [], [], "")
-    assert turn["answer"] is None and expected in turn["error"]
+    notice = turn(chat, question)
+    assert notice["answer"] is None and expected in notice["error"]
 
 
 def test_unreachable_index_is_a_notice_not_a_crash(chat: ChatService) -> None:
-    chat.settings = chat.settings.model_copy(
+    chat.answers.settings = chat.answers.settings.model_copy(
         update={"chroma_url": f"http://127.0.0.1:{free_port()}"}
     )
-    turn = chat.answer_turn("When does MYS become compulsory for FP34C?", [], [], "")
-    assert turn["answer"] is None and turn["error"] == UNAVAILABLE
+    notice = turn(chat, "When does MYS become compulsory for FP34C?")
+    assert notice["answer"] is None and notice["error"] == UNAVAILABLE
+    assert chat.answers.questions.count() == 0  # a question nobody could answer is no gap
 
 
 def test_like_stores_feedback_and_a_second_click_withdraws_it(chat: ChatService) -> None:
-    turn = chat.answer_turn("When does MYS become compulsory for FP34C?", [], ["Winter 2021"], "")
-    turns = [turn]
+    turns = [turn(chat, "When does MYS become compulsory for FP34C?", seasons=["Winter 2021"])]
     turns, form, note, feedback_id = chat.on_like(turns, SimpleNamespace(index=1, liked=False))
     assert "saved as feedback #" in note and form["visible"] is True
     [row] = chat.store.list()
@@ -86,3 +104,26 @@ def test_like_stores_feedback_and_a_second_click_withdraws_it(chat: ChatService)
     assert chat.store.get(feedback_id)["rating"] == "up" and chat.store.count() == 1
     turns, *_ = chat.on_like(turns, SimpleNamespace(index=1, liked=""))  # thumb clicked off
     assert chat.store.count() == 0 and turns[0]["feedback_id"] is None
+
+
+def test_every_answered_chat_question_is_logged(chat: ChatService) -> None:
+    first = turn(chat, "Where was the GP referral pilot for CPCS IT being run?")
+    turn(chat, "Which pharmacy system were those pharmacies on?", [first])
+    turn(chat, "What is the price of a pint of milk?")
+    turn(chat, "   ")  # bad input: a notice, not a question
+    logged = chat.answers.questions.questions(("answered", "hedged", "not_covered"))
+    assert [row["question"] for row in logged] == [
+        "What is the price of a pint of milk?",
+        "Which pharmacy system were those pharmacies on?",
+        "Where was the GP referral pilot for CPCS IT being run?",
+    ]
+    milk, follow_up, _ = logged
+    assert milk["status"] == "not_covered" and milk["channel"] == "chat"
+    assert follow_up["history"] == ["Where was the GP referral pilot for CPCS IT being run?"]
+    assert follow_up["nearest_path"][-1] == "GP CPCS IT pilot"
+
+
+def test_filter_choices_come_from_the_index(chat: ChatService) -> None:
+    seasons, topics = chat.filter_choices()
+    assert seasons["choices"] == ["Winter 2021", "Autumn 2021", "Summer 2021", "overview"]
+    assert ("EPS and RTEC", "EPS and RTEC") in topics["choices"]

@@ -133,3 +133,80 @@ def test_filters_are_stated_with_the_answer() -> None:
     text = render.answer_message(ANSWER, TODAY, {"seasons": ["Winter 2021"], "topic": "EPS"})
     assert "Searched only: Winter 2021 · topic EPS." in text
     assert "Searched only" not in render.answer_message(ANSWER, TODAY, {"seasons": []})
+
+
+# ---------------------------------------------------------------- answer states and key spans
+
+MARCH = ANSWER["answer"].index("March 2022")
+SPAN = [MARCH, MARCH + len("March 2022")]
+HEDGED = {
+    **ANSWER,
+    "question": "When does MYS become compulsory for FP34C in Wales?",
+    "status": "hedged",
+    "caveat": "The bulletins don't say whether this applies in Wales.",
+    "key_spans": [SPAN],
+}
+
+
+def test_key_spans_are_bold_and_nothing_else_is() -> None:
+    message = render.answer_message({**ANSWER, "status": "answered", "key_spans": [SPAN]}, TODAY)
+    assert "after **March 2022**. **\\[1\\]**" in message
+    assert message.count("**") == 4  # the span and the marker, nothing more
+
+
+def test_key_spans_keep_typed_text_literal_and_survive_bad_offsets() -> None:
+    text = f"Use {XSS} then **stop** [2]"
+    spans = [[4, 31], [999, 1000], [7, 3], ["a", "b"], [0], [35, 38], True]
+    message = render.emphasised(text, spans)
+    assert "<img" not in message and "&lt;img" in message
+    assert message.startswith("Use **&lt;img")
+    assert "\\*\\*stop\\*\\*" in message  # typed stars stay stars
+    assert render.clean_spans([[0, 4], [2, 9]], 9, "ab cd\nefg") == [(0, 5), (6, 9)]
+
+
+def test_a_hedged_answer_shows_its_caveat_apart() -> None:
+    message = render.answer_message(HEDGED, TODAY)
+    first, *rest = message.split("\n\n")
+    assert first == (
+        "> ⚠ **Partly answered.** The bulletins don't say whether this applies in Wales."
+    )
+    assert "**March 2022**" in rest[0]
+    assert "As of the Winter 2021 bulletin." in message  # still dated and sourced
+    # A confident answer has no blockquote; typed ">" can never make one.
+    confident = render.answer_message({**HEDGED, "status": "answered"}, TODAY)
+    assert not any(line.startswith(">") for line in confident.splitlines())
+    tricky = render.answer_message({**ANSWER, "answer": "> not a caveat"}, TODAY)
+    assert tricky.startswith("&gt; not a caveat")  # shown as ">", never a blockquote
+
+
+def test_the_sources_panel_marks_a_hedged_answer() -> None:
+    html = render.sources_html({"answer": HEDGED}, TODAY)
+    assert '<p class="cpitg-caveat"><span class="cpitg-badge cpitg-hedged">Partly answered' in html
+    assert "whether this applies in Wales" in html and 'class="cpitg-card"' in html
+    confident = render.sources_html({"answer": {**HEDGED, "status": "answered"}}, TODAY)
+    assert "cpitg-caveat" not in confident
+    hostile = render.sources_html({"answer": {**HEDGED, "caveat": XSS}}, TODAY)
+    assert "<img" not in hostile
+
+
+def test_status_wins_over_the_old_abstained_flag() -> None:
+    assert render.answer_status({"status": "hedged", "abstained": False}) == "hedged"
+    assert render.answer_status({"abstained": True}) == "not_covered"  # before status existed
+    assert render.answer_status({"abstained": False}) == "answered"
+    not_covered = {**ANSWER, "status": "not_covered", "abstained": True, "citations": []}
+    assert "related sections are linked" in render.answer_message(not_covered, TODAY)
+
+
+def test_real_answers_render_by_their_status(snapshot_settings) -> None:
+    """Today's answer layer: an answered and a not-covered answer, rendered as the chat does."""
+    from assistant import ask
+
+    answered = ask("When does MYS become compulsory for FP34C?", settings=snapshot_settings)
+    data = answered.to_json()
+    message = render.answer_message(data, TODAY)
+    assert data["status"] == "answered" and not message.startswith(">")
+    for start, end in render.clean_spans(data["key_spans"], len(data["answer"]), data["answer"]):
+        assert f"**{render.md_escape(data['answer'][start:end])}**" in message
+    missing = ask("What is the price of a pint of milk?", settings=snapshot_settings).to_json()
+    assert missing["status"] == "not_covered"
+    assert "Not in the archive" in render.sources_html({"answer": missing}, TODAY)

@@ -9,9 +9,10 @@ from types import SimpleNamespace
 
 import gradio as gr
 import pytest
+from pydantic import SecretStr
 
 from assistant.feedback import FeedbackRecord, FeedbackStore
-from ui.review import TABLE_HEADERS, ReviewService
+from ui.review import LOCKED_MESSAGE, TABLE_HEADERS, ReviewService
 
 ANSWER = {
     "question": "When does MYS become compulsory for FP34C?",
@@ -37,7 +38,10 @@ def review(snapshot_settings, tmp_path: Path) -> ReviewService:
     flagged = FeedbackRecord.from_answer(ANSWER, "down")
     flagged.wrong_source, flagged.comment = True, "=cmd|' /C calc'!A0"
     store.add(flagged)
-    return ReviewService(settings=snapshot_settings, store=store, admin_password="s3cret")
+    settings = snapshot_settings.model_copy(
+        update={"admin_password": SecretStr("s3cret"), "failed_login_delay_s": 0.0}
+    )
+    return ReviewService(settings=settings, store=store)
 
 
 def test_a_locked_session_gets_nothing(review: ReviewService) -> None:
@@ -48,13 +52,28 @@ def test_a_locked_session_gets_nothing(review: ReviewService) -> None:
         lambda: review.sections(False, "", ""),
         lambda: review.add_candidate(False, "1", "q", "fact", "", "Winter 2021", "X", "factoid"),
     ):
-        with pytest.raises(gr.Error, match="Unlock"):
+        with pytest.raises(gr.Error, match=LOCKED_MESSAGE):
             call()
-    assert review.load(False) == (gr.skip(), gr.skip(), gr.skip())
+    for unlocked in (False, None, "true", 1):  # only the server's own True opens it
+        with pytest.raises(gr.Error, match=LOCKED_MESSAGE):
+            review.feedback_table(unlocked, "", False, "", "")  # type: ignore[arg-type]
+    assert review.load_feedback(False) == (gr.skip(),)
+    assert review.load_status(False) == (gr.skip(),)
+    assert review.load_sections(False) == (gr.skip(), gr.skip(), gr.skip())
 
 
-def test_unlock_checks_the_password(review: ReviewService, monkeypatch) -> None:
-    monkeypatch.setattr("ui.review.FAILED_LOGIN_DELAY_S", 0)
+def test_the_desk_is_off_without_a_password(review: ReviewService) -> None:
+    assert review.enabled
+    for password in (None, SecretStr("")):
+        off = ReviewService(
+            settings=review.settings.model_copy(update={"admin_password": password}),
+            store=review.store,
+        )
+        assert not off.enabled
+        assert off.unlock("")[0] is False  # no password, no way in
+
+
+def test_unlock_checks_the_password(review: ReviewService) -> None:
     assert review.unlock("wrong")[0] is False
     assert review.unlock("")[0] is False
     unlocked, login, panel, message, box = review.unlock("s3cret")
@@ -95,6 +114,10 @@ def test_picking_a_row_prefills_the_candidate(review: ReviewService) -> None:
 def test_index_status_and_section_browser(review: ReviewService) -> None:
     status = review.status(True)
     assert "Built at" in status and "Winter 2021" in status and "Feedback records" in status
+    assert review.load_status(True) == (status,)
+    sections, seasons, topics = review.load_sections(True)
+    assert ("Winter 2021", "Winter 2021") in seasons["choices"]
+    assert ("EPS and RTEC", "EPS and RTEC") in topics["choices"]
     everything = review.sections(True, "", "")
     winter = review.sections(True, "Winter 2021", "")
     eps = review.sections(True, "Winter 2021", "EPS and RTEC")
