@@ -140,7 +140,10 @@ def serve(server: FastAPI, sock: socket.socket) -> None:
         access_log=False,  # an access log would keep every client's IP address
         timeout_graceful_shutdown=5,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it shut down for
+        pass
 
 
 def main() -> int:

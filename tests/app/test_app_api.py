@@ -12,7 +12,9 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
+from assistant.questionlog import QuestionLog
 from bench.appserver import REPO_ROOT, AppServer
+from exitcodes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_NO_INDEX
 
 QUESTION = "When does MYS become compulsory for FP34C?"
 CONTRACT = {
@@ -119,7 +121,7 @@ def test_no_index_exits_3_with_one_clear_line(tmp_path: Path) -> None:
         text=True,
         timeout=60,
     )
-    assert done.returncode == 3
+    assert done.returncode == EXIT_NO_INDEX
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "python -m ingest" in lines[0] and "make run" in lines[0]
 
@@ -150,7 +152,39 @@ def test_a_bad_port_exits_2_with_one_clear_line(snapshot_index_dir: Path) -> Non
         text=True,
         timeout=60,
     )
-    assert done.returncode == 2
+    assert done.returncode == EXIT_BAD_INPUT
     assert done.stderr.strip() == (
         "error: bad configuration: GRADIO_SERVER_PORT must be a port number (0-65535), not 'abc'"
     )
+
+
+def test_a_busy_port_exits_1_with_one_clear_line(snapshot_index_dir: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            **os.environ,
+            "ASSISTANT_INDEX_DIR": str(snapshot_index_dir),
+            "GRADIO_SERVER_PORT": str(port),
+        }
+        done = subprocess.run(
+            [sys.executable, str(REPO_ROOT / "app.py")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == EXIT_FAILED
+    assert done.stderr.strip() == (
+        f"error: cannot serve on 127.0.0.1:{port}: Address already in use"
+    )
+
+
+def test_gradio_questions_are_logged(client: Client, app_server: AppServer) -> None:
+    question = "What is the NHSmail Virtual Visits platform?"
+    client.predict(question, api_name="/ask")
+    logged = QuestionLog(app_server.feedback_db).questions(("answered", "hedged", "not_covered"))
+    assert [r["channel"] for r in logged if r["question"] == question] == ["gradio_api"]
