@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -36,21 +37,46 @@ def test_the_lock_covers_reading_the_previous_build(index_copy: Path, edited_pag
         build_in_process(edited_pages, index_copy)
 
 
+def waiting_for_lock(lock_file: Path) -> bool:
+    """True when some process or thread is blocked waiting for lock_file's flock.
+
+    The kernel lists a blocked request in /proc/locks with "->" before its lock type, and
+    the file's device and inode: "1: -> FLOCK ADVISORY WRITE 123 00:2a:4711 0 EOF".
+    """
+    info = lock_file.stat()
+    inode = f":{info.st_ino} "
+    return any(
+        "->" in line and inode in line for line in Path("/proc/locks").read_text().splitlines()
+    )
+
+
 def test_a_waiting_ingest_runs_when_the_lock_is_released(
     index_copy: Path, edited_pages: Path
 ) -> None:
-    outcome: list = []
-    with ingest_lock(index_copy):
-        worker = threading.Thread(
-            target=lambda: outcome.append(build_in_process(edited_pages, index_copy, wait=True))
-        )
-        worker.start()
-        worker.join(timeout=1.0)
-        assert worker.is_alive()  # blocked on the lock
-    worker.join(timeout=120)
+    events: list[str] = []
+    before = current_build_dir(index_copy).name
 
-    assert outcome and outcome[0].written
-    assert outcome[0].changes.sections_added == ["Winter 2021 > Summary Care Record"]
+    def wait_and_build() -> None:
+        outcome = build_in_process(edited_pages, index_copy, wait=True)
+        events.append("built")
+        events.append(outcome)
+
+    with ingest_lock(index_copy):
+        worker = threading.Thread(target=wait_and_build)
+        worker.start()
+        for _ in range(10_000):  # until the worker is blocked on the lock (bounded)
+            if waiting_for_lock(index_copy / "ingest.lock") or not worker.is_alive():
+                break
+            time.sleep(0.01)
+        assert waiting_for_lock(index_copy / "ingest.lock")  # it waits on the lock...
+        assert events == [] and current_build_dir(index_copy).name == before  # ...doing nothing
+        events.append("released")
+    worker.join()
+
+    assert events[:2] == ["released", "built"]  # it built only once the lock was free
+    outcome = events[2]
+    assert outcome.written
+    assert outcome.changes.sections_added == ["Winter 2021 > Summary Care Record"]
 
 
 def test_a_killed_lock_holder_does_not_block_the_next_ingest(
