@@ -2,7 +2,9 @@
 
 One browser page walks through the product in order (each test is a step and leaves the
 page where the next one starts): first load, a question with its cited source, a
-follow-up, feedback, the Review tab, the season filter, and HTML typed as a question.
+follow-up, feedback, a question the archive lacks, the review desk (feedback, gaps,
+status, sections), the season filter, and HTML typed as a question. A last page checks
+that the desk is off when no password is set.
 Every step saves a screenshot to tests/artifacts/ and checks that no dialog ever opened.
 """
 
@@ -24,6 +26,7 @@ expect = sync_api.expect
 XSS = "<img src=x onerror=alert(1)>"
 FIRST_QUESTION = "When does MYS become compulsory for FP34C?"
 FOLLOW_UP = "Which pharmacy system were those pharmacies on?"
+GAP = "What is the price of a pint of milk?"
 SEASONS = {"Summer 2021", "Autumn 2021", "Winter 2021", "overview"}
 ANSWER_TIMEOUT_MS = 30_000
 
@@ -149,6 +152,14 @@ def test_feedback_is_stored(session: Session) -> None:
     assert session.dialogs == []
 
 
+def test_a_question_the_archive_lacks_says_so(session: Session) -> None:
+    session.ask(GAP)
+    expect(session.bot_messages.last).to_contain_text("related sections are linked")
+    expect(session.page.locator("#sources")).to_contain_text("Not in the archive")
+    assert session.bot_messages.last.locator("blockquote").count() == 0  # not a hedge
+    session.shot("not-covered")
+
+
 def test_review_tab_needs_the_password_and_shows_feedback(session: Session) -> None:
     page = session.page
     page.get_by_role("tab", name="Review").click()
@@ -177,11 +188,31 @@ def test_review_tab_needs_the_password_and_shows_feedback(session: Session) -> N
     page.locator("#candidate-facts textarea").fill("Sonar")
     page.locator("#add-candidate").click()
     expect(page.locator("#candidate-message")).to_contain_text("Added", timeout=10_000)
-    [item] = FeedbackStore(session.server.feedback_db).candidates()
+    [item] = FeedbackStore(session.server.feedback_db, session.server.candidates_file).candidates()
     assert item["answer_facts"] == ["Sonar"]
     assert item["source"].startswith("feedback #") and item["type"] == "followup"
     assert item["season"] in SEASONS and item["section"]
     session.shot("review-candidate")
+
+    # The gaps: the question the archive lacked, by topic; one click makes it a candidate.
+    page.get_by_role("tab", name="Gaps").click()
+    expect(page.locator("#gaps-note")).to_contain_text("The question log is on")
+    expect(page.locator("#gaps-topics")).to_contain_text(GAP)
+    questions = page.locator("#gaps-questions")
+    expect(questions).to_contain_text(GAP)
+    assert FOLLOW_UP not in questions.inner_text()  # answered questions are no gaps
+    session.shot("review-gaps")
+    questions.get_by_text("+ make candidate").filter(visible=True).first.click()
+    expect(page.locator("#gaps-message")).to_contain_text("Added", timeout=10_000)
+    items = FeedbackStore(session.server.feedback_db, session.server.candidates_file).candidates()
+    [gap] = [i for i in items if i["source"].startswith("question log #")]
+    assert gap["question"] == GAP and gap["type"] == "unanswerable" and gap["near"]
+    expect(questions).to_contain_text(gap["id"])
+    page.locator("#gaps-export").click()
+    download = page.locator("#gaps-csv a").first
+    expect(download).to_have_attribute("href", re.compile(r"gaps-\d{8}-\d{6}\.csv$"))
+    assert GAP in page.request.get(download.get_attribute("href")).text()
+    session.shot("review-gap-candidate")
 
     page.get_by_role("tab", name="Index status").click()
     expect(page.locator("#index-status")).to_contain_text("Winter 2021")
@@ -232,3 +263,20 @@ def test_clicking_an_example_answers_it(session: Session) -> None:
     expect(session.bot_messages).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)
     expect(session.bot_messages.last).to_contain_text("[1]", timeout=ANSWER_TIMEOUT_MS)
     session.shot("example-clicked")
+
+
+def test_without_a_password_the_desk_is_off(
+    session: Session, app_server: AppServer, artifacts_dir: Path
+) -> None:
+    page = session.page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(app_server.url)
+        page.get_by_role("tab", name="Review").click()
+        off = page.locator("#review-off")
+        expect(off).to_contain_text("The review desk is off")
+        expect(off).to_contain_text("ASSISTANT_ADMIN_PASSWORD")
+        assert page.locator("#admin-password").count() == 0
+        assert page.locator("#feedback-table, #gaps-topics, #index-status").count() == 0
+        page.screenshot(path=str(artifacts_dir / "browser" / "review-off.png"))
+    finally:
+        page.close()
