@@ -53,12 +53,15 @@ def build_server(settings: Settings) -> FastAPI:
     mounted at /. Raises FeedbackStoreError when the feedback database cannot be opened,
     and index.store.NoIndexError or CorruptIndexError when there is no usable index.
     """
+    import torch
+
     from assistant import get_index
     from assistant.feedback import FeedbackStore
     from assistant.questionlog import QuestionLog
     from index.search import IndexUnavailableError
     from index.store import read_index
 
+    torch.set_num_threads(settings.torch_threads)  # before the model's first use
     try:  # first, so a bad path fails in a second rather than after the model loads
         store = FeedbackStore(settings.feedback_db_path, settings.candidates_path)
         questions = QuestionLog(

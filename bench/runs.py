@@ -1,4 +1,5 @@
-"""The benchmarks: ingest, query, startup, coldstart, load and scale.
+"""The benchmarks: ingest, query, startup, coldstart, load and scale (startup and load live
+in bench/serving.py).
 
 Each takes the shared Context, measures, and adds a section (tables, plots) and headline
 figures to the report. Nothing here asserts a speed: the figures are for people to read
@@ -12,20 +13,15 @@ import random
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from bench.appserver import REPO_ROOT, rss_mb, start_app
+from bench.appserver import REPO_ROOT, start_app
 from bench.report import Report, summary_ms, table
-
-QUESTIONS_FILE = REPO_ROOT / "eval" / "questions.jsonl"
-FIRST_QUESTION = "When does MYS become compulsory for FP34C?"
-LOAD_CLIENTS = 20
-LOAD_QUESTIONS_EACH = 10
+from bench.serving import FIRST_QUESTION, bench_load, bench_startup, eval_items
 
 
 @dataclass
@@ -108,8 +104,7 @@ def best(runs: list[tuple[float, float]]) -> tuple[float, float]:
 
 def questions() -> list[str]:
     """The eval questions' text (199), asked on their own (follow-ups without history)."""
-    lines = QUESTIONS_FILE.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line)["question"] for line in lines if line.strip()]
+    return [item["question"] for item in eval_items()]
 
 
 def wall_time(args: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
@@ -426,49 +421,6 @@ def _first_answer(url: str) -> dict:
     return client.predict(FIRST_QUESTION, None, None, api_name="/ask")
 
 
-def bench_startup(ctx: Context) -> None:
-    """app.py start-up to ready, RSS after start-up, and cold start to first answer."""
-    runs = 1 if ctx.quick else 3
-    rows, ready, rss, first = [], [], [], []
-    for run in range(runs):
-        app = start_app(ctx.index(), ctx.work / f"startup-{run}")
-        try:
-            time.sleep(1.0)  # let the first page's lazy imports settle before reading RSS
-            rss.append(app.rss_mb())
-            answer = _first_answer(app.url)
-            first.append(time.perf_counter() - app.started)
-            ready.append(app.ready_s)
-            assert answer["answer"], answer
-        finally:
-            app.stop()
-        rows.append((run + 1, _fmt(ready[-1]), _fmt(rss[-1], 0), _fmt(first[-1])))
-    ready_s, rss_mb_, first_s = (statistics.median(x) for x in (ready, rss, first))
-    ctx.figures.update(app_ready_s=ready_s, app_rss_mb=rss_mb_, app_first_answer_s=first_s)
-    ctx.report.add(
-        "App start-up",
-        "\n\n".join(
-            [
-                table(
-                    (
-                        "run",
-                        "start to HTTP 200 (s)",
-                        "RSS after start-up (MB)",
-                        "start to first /ask answer (s)",
-                    ),
-                    rows,
-                ),  # fmt: skip
-                f"Median of {runs}: ready in **{_fmt(ready_s)} s** (target ≤ 15 s), "
-                f"**{_fmt(rss_mb_, 0)} MB** resident. `app.py` loads the model and the index "
-                "before it serves, so the first answer needs no further loading; the "
-                "first-answer time includes a fresh gradio_client connection. RSS is "
-                "VmRSS from /proc, 1 s after the first HTTP 200.",
-            ]
-        ),
-    )
-    ctx.report.headline("App start-up to ready", f"{_fmt(ready_s)} s", "≤ 15 s", ready_s <= 15)
-    ctx.report.headline("App RSS after start-up", f"{_fmt(rss_mb_, 0)} MB")
-
-
 # ---------------------------------------------------------------- cold start
 
 
@@ -514,125 +466,6 @@ def bench_coldstart(ctx: Context) -> None:
     )
     ctx.report.headline(
         "Cold start to first answer: CLI / app", f"{_fmt(cli_s)} s / {_fmt(app_s)} s"
-    )
-
-
-# ---------------------------------------------------------------- load
-
-
-def bench_load(ctx: Context) -> None:
-    """20 concurrent gradio clients asking 10 questions each through the app's /ask API."""
-    from gradio_client import Client
-
-    clients_n = 5 if ctx.quick else LOAD_CLIENTS
-    qs = questions()
-    app = start_app(ctx.index(), ctx.work / "load-app")
-    samples: list[tuple[float, float]] = []
-    try:
-        clients = [Client(app.url, verbose=False) for _ in range(clients_n)]
-        clients[0].predict(qs[0], None, None, api_name="/ask")  # warm
-        rss_start = app.rss_mb()
-        latencies: list[float] = []
-        errors: list[str] = []
-        lock = threading.Lock()
-        barrier = threading.Barrier(clients_n + 1)
-        stop = threading.Event()
-
-        def sample_rss() -> None:
-            while not stop.is_set():
-                try:
-                    samples.append((time.perf_counter(), rss_mb(app.process.pid)))
-                except (OSError, StopIteration):
-                    return
-                stop.wait(0.25)
-
-        def client_run(number: int) -> None:
-            barrier.wait()
-            for k in range(LOAD_QUESTIONS_EACH):
-                question = qs[(number * LOAD_QUESTIONS_EACH + k) % len(qs)]
-                started = time.perf_counter()
-                try:
-                    answer = clients[number].predict(question, None, None, api_name="/ask")
-                    if not isinstance(answer, dict) or "answer" not in answer:
-                        raise ValueError(f"unexpected reply {str(answer)[:80]}")
-                except Exception as error:  # noqa: BLE001 - every failure is a figure
-                    with lock:
-                        errors.append(f"{error.__class__.__name__}: {error}"[:200])
-                    continue
-                with lock:
-                    latencies.append(time.perf_counter() - started)
-
-        sampler = threading.Thread(target=sample_rss, daemon=True)
-        workers = [threading.Thread(target=client_run, args=(n,)) for n in range(clients_n)]
-        sampler.start()
-        for worker in workers:
-            worker.start()
-        barrier.wait()
-        started = time.perf_counter()
-        for worker in workers:
-            worker.join()
-        wall_s = time.perf_counter() - started
-        stop.set()
-        sampler.join()
-        rss_end = app.rss_mb()
-    finally:
-        app.stop()
-
-    total = clients_n * LOAD_QUESTIONS_EACH
-    lat = summary_ms(latencies)
-    rss_max = max((mb for _, mb in samples), default=float("nan"))
-    throughput = len(latencies) / wall_s
-
-    def draw(ax) -> None:
-        t0 = samples[0][0] if samples else 0.0
-        ax.plot([t - t0 for t, _ in samples], [mb for _, mb in samples], color="#c44e52")
-        ax.set_xlabel("seconds into the run")
-        ax.set_ylabel("app RSS (MB)")
-        ax.set_title(f"{clients_n} clients x {LOAD_QUESTIONS_EACH} questions: app memory")
-
-    def draw_latency(ax) -> None:
-        ax.hist([v * 1000 for v in latencies], bins=30, color="#4c72b0")
-        ax.set_xlabel("latency per /ask (ms), as each client saw it")
-        ax.set_ylabel("requests")
-        ax.set_title("Latency under load")
-
-    plots = [ctx.report.plot("load_latency", draw_latency), ctx.report.plot("load_rss", draw)]
-    ctx.report.add(
-        "Load: concurrent clients through the app's /ask API",
-        "\n\n".join(
-            [
-                table(
-                    ("figure", "value"),
-                    [
-                        ("clients x questions", f"{clients_n} x {LOAD_QUESTIONS_EACH} = {total}"),
-                        ("errors", f"{len(errors)}"),
-                        (
-                            "latency p50 / p95 / max",
-                            f"{_fmt(lat['p50'], 0)} / "
-                            f"{_fmt(lat['p95'], 0)} / {_fmt(lat['max'], 0)} ms",
-                        ),
-                        ("throughput", f"{throughput:.1f} answers/s over {_fmt(wall_s)} s"),
-                        (
-                            "app RSS: before / peak / after",
-                            f"{_fmt(rss_start, 0)} / {_fmt(rss_max, 0)} / {_fmt(rss_end, 0)} MB",
-                        ),
-                    ],
-                ),  # fmt: skip
-                "Each client is a `gradio_client.Client` in its own thread, asking "
-                "distinct eval questions one after another. The app answers two at a time "
-                "(its queue's concurrency limit) on this 2-core machine, so latency under "
-                "load is mostly queueing: about clients / throughput.",
-                *([f"First errors: {'; '.join(errors[:3])}"] if errors else []),
-                *plots,
-            ]
-        ),
-    )
-    ctx.report.headline(
-        f"Load: {clients_n} clients x {LOAD_QUESTIONS_EACH} questions via /ask",
-        f"{len(errors)} errors; p50 {_fmt(lat['p50'], 0)} ms, p95 {_fmt(lat['p95'], 0)} ms; "
-        f"{throughput:.1f} answers/s; app RSS peak {_fmt(rss_max, 0)} MB",
-        "0 errors",
-        not errors,
     )
 
 

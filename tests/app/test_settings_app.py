@@ -17,6 +17,7 @@ APP_VARIABLES = {
     "question_log": "ASSISTANT_QUESTION_LOG",
     "question_log_days": "ASSISTANT_QUESTION_LOG_DAYS",
     "answer_concurrency": "ASSISTANT_ANSWER_CONCURRENCY",
+    "torch_threads": "ASSISTANT_TORCH_THREADS",
     "queue_max_size": "ASSISTANT_QUEUE_MAX_SIZE",
     "api_max_body_bytes": "ASSISTANT_API_MAX_BODY_BYTES",
     "api_max_history": "ASSISTANT_API_MAX_HISTORY",
