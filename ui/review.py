@@ -275,7 +275,8 @@ def _table_row(record: dict) -> list:
         record["comment"],
         record["question"],
         _shorten(record["answer"], TABLE_ANSWER_CHARS),
-        record["as_of"] or ("(not in archive)" if record["abstained"] else ""),
+        (record["as_of"] or ("(not in archive)" if record["abstained"] else ""))
+        + (" · hedged" if record.get("status") == "hedged" else ""),
         sources,
         shown_filters,
         record["candidate_id"] or "",

@@ -1,8 +1,10 @@
 """Fixtures for the app tests: app.py served for real on a free port, and an artifacts folder.
 
-Each test module that needs the server gets its own (module scope), started on the
-session's snapshot index with its feedback database in a temp folder, and stopped at
-the end of the module.
+Two servers are shared by the whole session (each start loads the model: ~10 s on a quiet
+machine), both on the session's snapshot index with their feedback database in a temp
+folder: one with the review desk off, one with it locked by a password. Tests that share
+them look only at what they asked or planted themselves; a test that changes the index
+or the environment starts its own.
 """
 
 from __future__ import annotations
@@ -22,17 +24,17 @@ from bench.appserver import AppServer, start_app  # noqa: E402
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def app_server(
     snapshot_index_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[AppServer]:
-    """app.py running on the snapshot index, Review tab open (no admin password)."""
+    """app.py running on the snapshot index, no admin password: the review desk is off."""
     server = start_app(snapshot_index_dir, tmp_path_factory.mktemp("app"))
     yield server
     server.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def locked_app_server(
     snapshot_index_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[AppServer]:

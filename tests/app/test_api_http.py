@@ -189,6 +189,7 @@ def test_api_questions_are_logged_without_addresses(
     http: httpx.Client, app_server: AppServer
 ) -> None:
     question = "Is there any news about blockchain prescriptions?"
+    logged = len(app_server.log())  # the server is shared: look at this test's lines only
     assert http.post("/api/ask", json={"question": question}).status_code == 200
     log = QuestionLog(app_server.feedback_db)
     [row] = [
@@ -198,7 +199,7 @@ def test_api_questions_are_logged_without_addresses(
     with sqlite3.connect(app_server.feedback_db) as conn:
         values = conn.execute("SELECT * FROM questions").fetchall()
     assert not any("127.0.0.1" in str(value) for row_ in values for value in row_)
-    assert "127.0.0.1:" not in app_server.log().replace(app_server.url, "")  # no access log
+    assert "127.0.0.1" not in app_server.log()[logged:]  # no access log line
 
 
 # ---------------------------------------------------------------- index unavailable: 503

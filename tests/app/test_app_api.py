@@ -104,11 +104,12 @@ def test_only_ask_is_public(client: Client) -> None:
 
 
 def test_the_app_stays_up_after_errors(client: Client, app_server: AppServer) -> None:
+    logged = len(app_server.log())  # the server is shared: look at this test's lines only
     with pytest.raises(AppError):
         client.predict("", api_name="/ask")
     assert app_server.process.poll() is None
     assert client.predict(QUESTION, api_name="/ask")["abstained"] is False
-    assert "Traceback" not in app_server.log()
+    assert "Traceback" not in app_server.log()[logged:]
 
 
 def test_no_index_exits_3_with_one_clear_line(tmp_path: Path) -> None:
@@ -126,17 +127,23 @@ def test_no_index_exits_3_with_one_clear_line(tmp_path: Path) -> None:
     assert len(lines) == 1 and "python -m ingest" in lines[0] and "make run" in lines[0]
 
 
-def test_concurrent_requests_all_get_answers(app_server: AppServer) -> None:
-    """Eight clients at once: the queue (two answers at a time) serves every one."""
+def test_concurrent_requests_get_the_one_at_a_time_answers(
+    client: Client, app_server: AppServer
+) -> None:
+    """Eight gradio clients at once: every one gets the answer its question gets alone."""
     questions = [QUESTION, "What is NHSmail used for?"] * 4
+
+    def without_timings(answer: dict) -> dict:
+        return {k: v for k, v in answer.items() if k != "timings_ms"}
+
+    alone = {q: without_timings(client.predict(q, api_name="/ask")) for q in set(questions)}
 
     def one(question: str) -> dict:
         return Client(app_server.url, verbose=False).predict(question, api_name="/ask")
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(one, questions))
-    assert [r["question"] for r in results] == questions
-    assert all(r["answer"] for r in results)
+    assert [without_timings(r) for r in results] == [alone[q] for q in questions]
 
 
 def test_a_bad_port_exits_2_with_one_clear_line(snapshot_index_dir: Path) -> None:

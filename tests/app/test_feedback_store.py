@@ -208,3 +208,26 @@ def test_candidate_types_match_the_eval_set() -> None:
     from eval.validate import ALLOWED_TYPES
 
     assert set(CANDIDATE_TYPES) == set(ALLOWED_TYPES)
+
+
+def test_an_older_database_gains_the_status_column_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "feedback.db"
+    with sqlite3.connect(path) as conn:  # the first release's table, without status
+        conn.execute(
+            "CREATE TABLE feedback (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT "
+            "NULL, updated_at TEXT, rating TEXT NOT NULL, wrong_source INTEGER NOT NULL "
+            "DEFAULT 0, comment TEXT NOT NULL DEFAULT '', question TEXT NOT NULL, answer TEXT "
+            "NOT NULL, abstained INTEGER NOT NULL DEFAULT 0, as_of TEXT, citations TEXT NOT "
+            "NULL DEFAULT '[]', filters TEXT NOT NULL DEFAULT '{}', history TEXT NOT NULL "
+            "DEFAULT '[]', candidate_id TEXT)"
+        )
+        conn.execute(
+            "INSERT INTO feedback (created_at, rating, question, answer) "
+            "VALUES ('2026-01-01T00:00:00+00:00', 'up', 'old question', 'old answer')"
+        )
+    store = FeedbackStore(path)
+    [old] = store.list()
+    assert old["question"] == "old question" and old["status"] == ""
+    hedged = store.add(FeedbackRecord.from_answer({**ANSWER, "status": "hedged"}, "down"))
+    assert store.get(hedged)["status"] == "hedged"
+    assert "status" in store.to_csv().splitlines()[0].split(",")

@@ -135,15 +135,21 @@ def leaks(replies: list[tuple[str, str]]) -> list[str]:
     return [name for name, raw in replies if MARK in raw]
 
 
+def candidates(server: AppServer) -> str:
+    path = server.candidates_file
+    return path.read_text() if path.exists() else ""
+
+
 def test_the_locked_desk_answers_no_raw_call(locked_app_server: AppServer) -> None:
     plant_secrets(locked_app_server)
+    written = candidates(locked_app_server)
     replies = call_everything(locked_app_server.url)
     assert len(replies) > 40  # every event of the chat and the desk was tried
     assert leaks(replies) == []
     refused = [name for name, raw in replies if LOCKED_MESSAGE in raw]
     for review_name in ("feedback_table", "export_csv", "add_candidate", "status", "view"):
         assert any(name.startswith(review_name) for name in refused), review_name
-    assert not locked_app_server.candidates_file.exists()  # no candidate was made
+    assert candidates(locked_app_server) == written  # no candidate was made
 
     # A wrong password opens nothing in that session either.
     with GradioWire(locked_app_server.url) as wire:
@@ -166,6 +172,7 @@ def test_the_raw_calls_would_see_a_leak(locked_app_server: AppServer) -> None:
 
 def test_without_a_password_nothing_is_there_to_call(app_server: AppServer) -> None:
     plant_secrets(app_server)
+    written = candidates(app_server)
     with GradioWire(app_server.url) as wire:
         names = {d["api_name"] for d in wire.dependencies()}
         page = httpx.get(app_server.url + "config").text
@@ -173,7 +180,7 @@ def test_without_a_password_nothing_is_there_to_call(app_server: AppServer) -> N
     assert "ASSISTANT_ADMIN_PASSWORD" in page  # the tab says how to turn the desk on
     replies = call_everything(app_server.url)
     assert leaks(replies) == []
-    assert not app_server.candidates_file.exists()
+    assert candidates(app_server) == written
 
 
 @pytest.mark.parametrize("path", ["/api/ask", "/api/health", "/openapi.json"])
