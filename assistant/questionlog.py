@@ -122,8 +122,12 @@ class QuestionLog:
         self._clock = clock
         self._pruned_at = float("-inf")
         self._prune_lock = threading.Lock()
-        open_database(self.path, _SCHEMA, "questions")
+        self._keeper = open_database(self.path, _SCHEMA, "questions")
         self.prune()
+
+    def close(self) -> None:
+        """Close the log's database (the connection kept open between calls)."""
+        self._keeper.close()
 
     # ------------------------------------------------------------ writing
 

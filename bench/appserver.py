@@ -1,9 +1,9 @@
 """Start app.py as a real server on a free port, wait until it answers, measure, stop it.
 
-Used by the benchmarks (bench/runs.py), by the app tests' fixtures (tests/app/conftest.py)
-and by the README screenshot script (tests/app/screenshot.py). For the start-up figures
-on their own, `python -m bench.appserver --index-dir DIR` prints seconds to ready and RSS
-after start-up as one JSON line.
+Used by the benchmarks (bench/serving.py, bench/runs.py), by the app tests' fixtures
+(tests/app/conftest.py) and by the README screenshot script (tests/app/screenshot.py).
+For the start-up figures on their own, `python -m bench.appserver --index-dir DIR` prints
+seconds to ready and RSS after start-up as one JSON line.
 """
 
 from __future__ import annotations

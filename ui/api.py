@@ -20,7 +20,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message as AsgiMessage
 
 from assistant import MAX_QUESTION_CHARS, BadQuestionError, get_index
 from index.store import IndexError_, check_server
@@ -35,7 +36,7 @@ EXAMPLE_QUESTION = "When does MYS become compulsory for FP34C?"
 # ---------------------------------------------------------------- request and answer shapes
 
 
-class Message_(BaseModel):
+class ChatTurn(BaseModel):
     """One earlier turn as a chat message (only the user's turns are used)."""
 
     role: Literal["user", "assistant"]
@@ -53,7 +54,7 @@ class AskRequest(BaseModel):
     question: str = Field(
         description=f"The question, as plain text (1 to {MAX_QUESTION_CHARS:,} characters)."
     )
-    history: list[str | Message_] = Field(
+    history: list[str | ChatTurn] = Field(
         default_factory=list,
         description="Earlier turns, oldest first: the user's earlier questions as strings, "
         "or role/content messages. A follow-up ('and in Wales?') is read against the last "
@@ -287,7 +288,7 @@ class BodyCap:
             return
         seen, refused = 0, False
 
-        async def counted() -> Message:
+        async def counted() -> AsgiMessage:
             nonlocal seen, refused
             message = await receive()
             if message["type"] == "http.request" and not refused:
@@ -298,7 +299,7 @@ class BodyCap:
             # Past the limit the app is told the client left, and its reply is dropped.
             return {"type": "http.disconnect"} if refused else message
 
-        async def unless_refused(message: Message) -> None:
+        async def unless_refused(message: AsgiMessage) -> None:
             if not refused:
                 await send(message)
 
