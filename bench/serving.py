@@ -363,6 +363,10 @@ def bench_load(ctx: Context) -> None:
 
 def _load_report(ctx: Context, clients: int, results: list[dict[str, Run]], rss_peak: float,
                  rss_end: float) -> None:  # fmt: skip
+    from settings import Settings
+
+    app = Settings()  # the app runs on the defaults: start_app passes no ASSISTANT_* tuning
+
     def best_batch(row: dict[str, Run]) -> Run:
         return max(row["batch"], row["batch_1t"], key=lambda r: r.rate)
 
@@ -409,9 +413,9 @@ def _load_report(ctx: Context, clients: int, results: list[dict[str, Run]], rss_
                 "connection each), the chat (each client a browser tab: the chat's three "
                 "Gradio events per question, through the queue), and the Gradio /ask "
                 "endpoint (gradio_client). Latency is per question as each client saw it, "
-                "queueing included. The app answers "
-                "`ASSISTANT_ANSWER_CONCURRENCY` questions at a time with "
-                "`ASSISTANT_TORCH_THREADS` torch threads each.",
+                f"queueing included. The app answers {app.answer_concurrency} questions at a "
+                f"time (`ASSISTANT_ANSWER_CONCURRENCY`) with {app.torch_threads} torch "
+                "thread(s) each (`ASSISTANT_TORCH_THREADS`).",
                 f"/api/ask against the better in-process batch: **{ratio:.2f}x** "
                 f"(median of {len(results)} rounds; target ≥ {TARGET_RATIO}x). App RSS peak "
                 f"{_fmt(rss_peak, 0)} MB, {_fmt(rss_end, 0)} MB after.",
