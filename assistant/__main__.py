@@ -1,5 +1,10 @@
 """`python -m assistant ask "QUESTION" [--season S] [--json]`, or `ask --batch FILE.jsonl --json`.
 
+A batch file holds one JSON object per line: {"id", "question"}, optionally "history" (the
+earlier user turns, oldest first) and "season" (a season name or a list of them, which
+the line's answer keeps to; --season applies to lines without one). One JSON answer per
+line comes out, in the same order, with the id copied. An empty batch file is bad input.
+
 Exit codes: 0 answered (abstaining is an answer); 2 bad input; 3 no index (the message
 says how to build one); 1 the index is unreadable or its store unreachable.
 """
@@ -39,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
     from assistant import BadQuestionError, ask
+    from assistant.decide import ModelMissingError
     from index.search import IndexUnavailableError
     from index.store import CorruptIndexError, NoIndexError
     from settings import load_settings
@@ -52,7 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         for item in batch:
             try:
                 answer = ask(
-                    item["question"], season=args.season, topic=args.topic, settings=settings
+                    item["question"],
+                    history=item.get("history"),
+                    season=item.get("season") or args.season,
+                    topic=args.topic,
+                    settings=settings,
                 )
                 row = {"id": item["id"], **answer.to_json()}
             except BadQuestionError as error:
@@ -65,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     except NoIndexError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_NO_INDEX
-    except (CorruptIndexError, IndexUnavailableError) as error:
+    except (CorruptIndexError, IndexUnavailableError, ModelMissingError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 
@@ -92,7 +102,20 @@ def _read_batch(path: Path) -> list[dict] | str:
             or not isinstance(item.get("question"), str)
         ):
             return f'{path}:{number}: each line needs {{"id", "question"}}'
+        history = item.get("history")
+        if history is not None and not (
+            isinstance(history, list) and all(isinstance(t, str | dict) for t in history)
+        ):
+            return f"{path}:{number}: history must be a list of earlier questions"
+        season = item.get("season")
+        if season is not None and not (
+            isinstance(season, str)
+            or (isinstance(season, list) and all(isinstance(s, str) for s in season))
+        ):
+            return f"{path}:{number}: season must be a season name or a list of them"
         items.append(item)
+    if not items:
+        return f"{path} holds no questions"
     return items
 
 

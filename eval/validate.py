@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_QUESTIONS = ROOT / "eval" / "questions.jsonl"
+DEFAULT_QUESTIONS = ROOT / "eval" / "questions" / "test.jsonl"
 DEFAULT_ARCHIVE = ROOT / "data" / "corpus" / "cp-itg-workstream-updates-archive.txt"
 
 ALLOWED_TYPES: frozenset[str] = frozenset(
