@@ -156,9 +156,9 @@ def _ask_and_bare(index_dir: Path, qs: list[str], out: Latencies | None = None) 
     on a shared machine it shows the work done, which other processes cannot inflate.
     """
     from assistant import ask
+    from index.chroma import chroma_client
     from index.embed import embed_query
     from index.search import open_index
-    from index.store import chroma_client
 
     settings = _settings(index_dir)
     loaded = open_index(settings)
@@ -642,8 +642,8 @@ def bench_load(ctx: Context) -> None:
 def bench_scale(ctx: Context) -> None:
     """A synthetic archive 50x the snapshot: ingest throughput, query p95, size on disk."""
     from bench.synthetic import synthetic_sections
+    from index.builds import current_build_dir
     from index.embed import token_counter
-    from index.store import current_build_dir
     from ingest.chunk import chunk_sections
     from sentences import distinct_sentences
     from settings import load_settings

@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = load_settings(index_dir=args.index_dir)
 
-    from index.store import IndexError_, IngestLockedError, build, read_index
+    from index.builds import read_index
+    from index.errors import IndexError_, IngestLockedError
+    from index.store import build
 
     def say(message: str) -> None:
         if not args.quiet:

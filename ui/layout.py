@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from assistant.feedback import CANDIDATE_TYPES, FeedbackStore
-from index.store import StoredIndex
+from index.builds import StoredIndex
 from records import season_order
 from ui import render
 from ui.chat import ChatService

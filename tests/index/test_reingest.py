@@ -17,7 +17,7 @@ from index_support import (
     manifest,
 )
 
-from index.store import current_build_dir, read_index
+from index.builds import current_build_dir, read_index
 from ingest.__main__ import main as ingest_main
 
 

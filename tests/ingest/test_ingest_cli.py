@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from index.store import read_index
+from index.builds import read_index
 from ingest.__main__ import main
 from ingest.fetch import read_path
 from ingest.parse import parse_page

@@ -23,8 +23,8 @@ from index_support import (
     run_cli,
 )
 
+from index.chroma import COLLECTION_PREFIX
 from index.search import IndexUnavailableError, forget_index
-from index.store import COLLECTION_PREFIX
 
 # The spec: a clear error within 5 s, never a hang.
 DEADLINE_S = 5.0

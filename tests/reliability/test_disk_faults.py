@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 from index_support import answer_json, build_in_process, comparable, copy_index, run_cli
 
+from index.builds import current_build_dir
+from index.errors import IndexWriteError
 from index.search import forget_index
-from index.store import IndexWriteError, current_build_dir
 
 
 def _run(*command: str) -> bool:

@@ -28,8 +28,8 @@ from index_support import (
     copy_index,
 )
 
+from index.builds import current_build_dir, read_index
 from index.search import forget_index
-from index.store import current_build_dir, read_index
 
 
 def _tmp_has(name: str) -> Callable[[Path, float], bool]:
