@@ -159,8 +159,9 @@ class _Run:
         _apply_removals(registry, remove, outcome)
         to_fetch, new_ids = _apply_additions(registry, add, outcome, self.settings)
         to_fetch |= _refreshed(registry, refresh, new_ids, outcome)
-        # A source never fetched (the bundled snapshot of a new index) is fetched now.
-        to_fetch |= {s.id for s in registry.sources if not s.pages}
+        # A source with no stored copy is fetched now: the bundled snapshot of a new index,
+        # or a source recorded before registries kept copies.
+        to_fetch |= {s.id for s in registry.sources if not _has_copies(s)}
 
         own = self.fetcher is None and any(s.is_url for s in registry.sources if s.id in to_fetch)
         if own:
@@ -285,9 +286,11 @@ class _Run:
             )
         for error in failed:
             old = known.get(canonical_url(error.source))
+            if old is not None and old.status == ERROR:
+                old = None  # it never had content: still a broken link, as before
             if old is not None and error.gone:
                 outcome.warnings.append(f"{error.source}: gone ({error.reason}); its content goes")
-            elif old is not None and old.status != ERROR:
+            elif old is not None:
                 records.append(replace(old, status=STALE, error=error.reason, checked_at=checked))
                 outcome.warnings.append(
                     f"{error.source}: stale, keeping its content ({error.reason})"
@@ -382,6 +385,11 @@ class _Run:
                 "the index has"
             )
         return carried
+
+
+def _has_copies(source: Source) -> bool:
+    """True when every page of the source that had content has its copy stored."""
+    return bool(source.pages) and all(p.sha256 or p.status == ERROR for p in source.pages)
 
 
 def _apply_removals(registry: Registry, remove: list[str], outcome: Outcome) -> None:
@@ -491,12 +499,21 @@ def _merge(
 
 
 def _count_sections(registry: Registry, sections: list[Section]) -> None:
-    """Record how many indexed sections each page and source contributes."""
+    """Record how many indexed sections each page and source contributes.
+
+    A page replaced by a later source's copy of it contributes none.
+    """
     per_page = Counter(s.page_url for s in sections)
+    owner: dict[str, str] = {}
+    for source in registry.sources:
+        for record in source.pages:
+            if record.status != ERROR:
+                owner[record.cited_as or record.url] = source.id
     for source in registry.sources:
         for record in source.pages:
             cited = record.cited_as or record.url
-            record.sections = per_page.get(cited, 0) if record.status != ERROR else 0
+            mine = record.status != ERROR and owner.get(cited) == source.id
+            record.sections = per_page.get(cited, 0) if mine else 0
         source.sections = sum(r.sections for r in source.pages)
 
 

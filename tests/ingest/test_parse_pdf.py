@@ -167,8 +167,9 @@ def test_dates_give_the_bulletin_season(text: str, season: str | None) -> None:
     assert _dated_season(text) == season
 
 
-def test_text_outside_every_heading_still_gets_a_section() -> None:
-    sections = parse("kit-guide.pdf")
+def test_a_pdf_without_any_date_is_overview_material() -> None:
+    sections = parse("kit-guide.pdf")  # a guide, not a bulletin: no season, no date
     assert sections[0].heading_path == ("Dispensary IT kit guide",)
-    assert sections[0].blocks == (Block("p", "Summer 2023 printable edition"),)
-    assert OVERVIEW not in {s.season for s in sections}
+    assert sections[0].blocks == (Block("p", "Printable edition of the web guide"),)
+    assert {s.season for s in sections} == {OVERVIEW}
+    assert [s.heading_path for s in sections[1:]] == [("Label printers",), ("Barcode scanners",)]
