@@ -46,6 +46,7 @@ from ingest.sources import (
     Registry,
     Source,
     cached_sections,
+    content_path,
     load_registry,
     normalise_location,
     prune_content,
@@ -161,7 +162,7 @@ class _Run:
         to_fetch |= _refreshed(registry, refresh, new_ids, outcome)
         # A source with no stored copy is fetched now: the bundled snapshot of a new index,
         # or a source recorded before registries kept copies.
-        to_fetch |= {s.id for s in registry.sources if not _has_copies(s)}
+        to_fetch |= {s.id for s in registry.sources if not self._has_copies(s)}
 
         own = self.fetcher is None and any(s.is_url for s in registry.sources if s.id in to_fetch)
         if own:
@@ -309,6 +310,13 @@ class _Run:
         source.status, source.error, source.checked_at = OK, "", checked
         source.fetched_at = max((r.fetched_at for r in records if r.status == OK), default=checked)
 
+    def _has_copies(self, source: Source) -> bool:
+        """True when every page of the source that had content has its copy stored."""
+        return bool(source.pages) and all(
+            p.status == ERROR or (p.sha256 and content_path(self.index_dir, p.sha256).exists())
+            for p in source.pages
+        )
+
     def _keep(self, content: bytes) -> str:
         """Store fetched content (only remember it, in a dry run) and return its digest."""
         if self.dry_run:
@@ -385,11 +393,6 @@ class _Run:
                 "the index has"
             )
         return carried
-
-
-def _has_copies(source: Source) -> bool:
-    """True when every page of the source that had content has its copy stored."""
-    return bool(source.pages) and all(p.sha256 or p.status == ERROR for p in source.pages)
 
 
 def _apply_removals(registry: Registry, remove: list[str], outcome: Outcome) -> None:

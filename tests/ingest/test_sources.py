@@ -391,6 +391,32 @@ def test_every_command_refuses_while_another_ingest_runs(with_pdfs: dict, argv: 
     assert state(index_dir) == before
 
 
+def test_a_registry_left_behind_by_a_killed_ingest_gives_way_to_the_manifest(
+    with_pdfs: dict, tmp_path: Path
+) -> None:
+    index_dir = copy(with_pdfs["index"], tmp_path / "index")
+    registry_file = index_dir / "sources" / "registry.json"
+    old = registry_file.read_bytes()
+    page = STUB / "no_seasons.html"
+    assert run("add", page, "--index-dir", index_dir, "--quiet").code == 0
+    registry_file.write_bytes(old)  # killed after the switch, before the registry was saved
+    assert [r["url"] for r in listing(index_dir)][-1] == str(page)  # the manifest's record
+    again = run("refresh", "--index-dir", index_dir)
+    assert again.code == 0, again.err
+    assert again.out.splitlines()[-1] == f"index in {index_dir} is up to date (nothing changed)"
+    assert json.loads(registry_file.read_text())["build_id"] == read_index(index_dir).build_dir.name
+
+
+def test_lost_copies_are_fetched_again(with_pdfs: dict, tmp_path: Path) -> None:
+    index_dir = copy(with_pdfs["index"], tmp_path / "index")
+    shutil.rmtree(index_dir / "sources" / "content")
+    done = run("remove", with_pdfs["winter"], "--index-dir", index_dir)
+    assert done.code == 0, done.err
+    assert done.out.startswith("changed: sections: 0 added, 0 changed, 2 removed, ")
+    assert "warning" not in done.err
+    assert len(list((index_dir / "sources" / "content").iterdir())) == 2  # snapshot, spring
+
+
 # ---------------------------------------------------------------- a crawled site section
 
 
