@@ -1,4 +1,4 @@
-"""The benchmarks: ingest, query, startup, coldstart, load and scale.
+"""The benchmarks: ingest, query, startup, coldstart, load, scale and sources.
 
 Each takes the shared Context, measures, and adds a section (tables, plots) and headline
 figures to the report. Nothing here asserts a speed: the figures are for people to read
@@ -21,6 +21,7 @@ from pathlib import Path
 
 from bench.appserver import REPO_ROOT, rss_mb, start_app
 from bench.report import Report, summary_ms, table
+from bench.sources import bench_sources
 
 QUESTIONS_FILE = REPO_ROOT / "eval" / "questions.jsonl"
 FIRST_QUESTION = "When does MYS become compulsory for FP34C?"
@@ -798,4 +799,5 @@ BENCHMARKS: dict[str, Callable[[Context], None]] = {
     "coldstart": bench_coldstart,
     "load": bench_load,
     "scale": bench_scale,
+    "sources": bench_sources,
 }

@@ -81,8 +81,8 @@ class FetchOptions:
     timeout: float = 10.0  # seconds per request, body included
     max_bytes: int = DEFAULT_MAX_BYTES  # an HTML page
     max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES  # a binary document (a PDF)
-    delay: float = 0.05  # least gap in seconds between two requests to the same host
-    delay_factor: float = 10.0  # ... and at least this many times its last response time
+    delay: float = 0.02  # least gap in seconds between two requests to the same host
+    delay_factor: float = 4.0  # ... and at least this many times its last response time
     retries: int = 3  # attempts in all (the first included) on timeouts, 5xx and 429
     backoff: float = 0.5  # wait before the 2nd attempt; doubles for each one after
     user_agent: str = "cpitg-assistant/0.1 (+bulletin archive indexer)"
