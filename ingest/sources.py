@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -219,18 +219,14 @@ def _from_manifest(entry: dict) -> Source:
         return Source.from_dict(entry)
     # Before registries: {"source": what was read, "url": its page URL, "fetched_at", ...}.
     read_from = str(entry.get("source", ""))
-    if _is_bundled_path(read_from):
-        return replace(bundled_source(), fetched_at=str(entry.get("fetched_at", "")))
-    location = normalise_location(read_from)
+    url, fetched_at = str(entry.get("url", "")), str(entry.get("fetched_at", ""))
+    sections = int(entry.get("sections", 0) or 0)
+    location = BUNDLED if _is_bundled_path(read_from) else normalise_location(read_from)
     kind = "pdf" if location.lower().endswith(".pdf") else "html"
-    return Source(
-        id=source_id(location),
-        location=location,
-        kind=kind,
-        fetched_at=str(entry.get("fetched_at", "")),
-        sections=int(entry.get("sections", 0) or 0),
-        pages=[PageRecord(url=str(entry.get("url", "")), kind=kind, source=read_from)],
-    )
+    page = PageRecord(url=url, kind=kind, cited_as=url, source=read_from,
+                      fetched_at=fetched_at, sections=sections)  # fmt: skip
+    return Source(id=source_id(location), location=location, kind=kind, fetched_at=fetched_at,
+                  sections=sections, pages=[page])  # fmt: skip
 
 
 def _is_bundled_path(text: str) -> bool:

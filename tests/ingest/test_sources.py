@@ -417,6 +417,31 @@ def test_lost_copies_are_fetched_again(with_pdfs: dict, tmp_path: Path) -> None:
     assert len(list((index_dir / "sources" / "content").iterdir())) == 2  # snapshot, spring
 
 
+def test_an_index_from_before_registries_keeps_its_sources(
+    tmp_path: Path, snapshot_index_dir: Path
+) -> None:
+    """An index_store built before this change recorded {source, url, fetched_at,
+    sections} per page and had no registry: its sources are read from that."""
+    index_dir = copy(snapshot_index_dir, tmp_path / "index")
+    shutil.rmtree(index_dir / "sources", ignore_errors=True)
+    build = read_index(index_dir).build_dir
+    manifest = json.loads((build / "manifest.json").read_text())
+    snapshot_file = next((REPO / "data" / "snapshot").glob("*.html"))
+    manifest["sources"] = [
+        {"source": str(snapshot_file), "url": ARCHIVE_URL, "fetched_at": "2022-03-31",
+         "sections": 47}
+    ]  # fmt: skip
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    assert [(r["id"], r["kind"], r["url"]) for r in listing(index_dir)] == [
+        ("snapshot", "html", ARCHIVE_URL)
+    ]
+    done = run("refresh", "--index-dir", index_dir, "--quiet")
+    assert done.code == 0, done.err
+    stored = read_index(index_dir)
+    assert stored.sections == read_index(snapshot_index_dir).sections  # nothing lost
+    assert stored.manifest["sources"][0]["location"] == "bundled"  # now the new record
+
+
 # ---------------------------------------------------------------- a crawled site section
 
 
