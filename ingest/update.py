@@ -38,7 +38,6 @@ from ingest.fetch import Fetcher, FetchOptions, read_path
 from ingest.parse import parse_page
 from ingest.snapshot import snapshot_pages
 from ingest.sources import (
-    BUNDLED,
     ERROR,
     OK,
     STALE,
@@ -87,17 +86,12 @@ class Outcome:
     removed: list[Source] = field(default_factory=list)
     refreshed: list[Source] = field(default_factory=list)
 
-    @property
-    def indexed_nothing(self) -> bool:
-        """True when sources were asked for and every one of them failed."""
-        return self.build is None and bool(self.errors)
-
 
 def update(
     settings: Settings,
     *,
-    add: list[AddRequest] = (),  # type: ignore[assignment]
-    remove: list[str] = (),  # type: ignore[assignment]
+    add: tuple[AddRequest, ...] | list[AddRequest] = (),
+    remove: tuple[str, ...] | list[str] = (),
     refresh: list[str] | None = None,
     dry_run: bool = False,
     progress: bool = True,
@@ -122,16 +116,12 @@ def update(
         fetcher=fetcher,
     )
     if dry_run:
-        return run.go(add, remove, refresh, count_tokens)
+        return run.go(list(add), list(remove), refresh, count_tokens)
     try:
-        lock = ingest_lock(run.index_dir)
-        lock.__enter__()
-    except OSError as error:
+        with ingest_lock(run.index_dir):
+            return run.go(list(add), list(remove), refresh, count_tokens)
+    except OSError as error:  # e.g. the lock file on a read-only or full index folder
         raise write_error(run.index_dir, failure_reason(run.index_dir, error)) from error
-    try:
-        return run.go(add, remove, refresh, count_tokens)
-    finally:
-        lock.__exit__(None, None, None)
 
 
 @dataclass
@@ -529,4 +519,4 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-__all__ = ["BUNDLED", "AddRequest", "BadRequest", "Outcome", "update"]
+__all__ = ["AddRequest", "BadRequest", "Outcome", "update"]
