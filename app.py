@@ -48,12 +48,12 @@ def build_app(config: AppConfig | None = None) -> gr.Blocks:
     """Open the feedback store, load the model and index (once, here), return the Gradio app.
 
     Raises FeedbackStoreError when the feedback database cannot be opened, and
-    index.store.NoIndexError or CorruptIndexError when there is no usable index.
+    index.errors.NoIndexError or CorruptIndexError when there is no usable index.
     """
     from assistant import get_index
     from assistant.feedback import FeedbackStore
+    from index.builds import read_index
     from index.search import IndexUnavailableError
-    from index.store import read_index
     from ui.config import AppConfig
     from ui.layout import IndexFacts
     from ui.layout import build_app as build_layout
@@ -89,7 +89,7 @@ def main() -> int:
         print(f"error: bad configuration: {error}", file=sys.stderr)
         return EXIT_BAD_CONFIG
 
-    from index.store import CorruptIndexError, NoIndexError
+    from index.errors import CorruptIndexError, NoIndexError
     from ui.layout import launch_options
 
     try:

@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from assistant import BadQuestionError, ask
     from assistant.decide import ModelMissingError
+    from index.errors import CorruptIndexError, NoIndexError
     from index.search import IndexUnavailableError
-    from index.store import CorruptIndexError, NoIndexError
     from settings import load_settings
 
     settings = load_settings(index_dir=args.index_dir)

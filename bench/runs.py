@@ -1,4 +1,4 @@
-"""The benchmarks: ingest, query, startup, coldstart, load and scale.
+"""The benchmarks: ingest, query, startup, coldstart, load, scale and sources.
 
 Each takes the shared Context, measures, and adds a section (tables, plots) and headline
 figures to the report. Nothing here asserts a speed: the figures are for people to read
@@ -21,8 +21,9 @@ from pathlib import Path
 
 from bench.appserver import REPO_ROOT, rss_mb, start_app
 from bench.report import Report, summary_ms, table
+from bench.sources import bench_sources
 
-QUESTIONS_FILE = REPO_ROOT / "eval" / "questions.jsonl"
+QUESTIONS_FILE = REPO_ROOT / "eval" / "questions" / "dev.jsonl"  # latency only: never test
 FIRST_QUESTION = "When does MYS become compulsory for FP34C?"
 LOAD_CLIENTS = 20
 LOAD_QUESTIONS_EACH = 10
@@ -156,9 +157,9 @@ def _ask_and_bare(index_dir: Path, qs: list[str], out: Latencies | None = None) 
     on a shared machine it shows the work done, which other processes cannot inflate.
     """
     from assistant import ask
+    from index.chroma import chroma_client
     from index.embed import embed_query
     from index.search import open_index
-    from index.store import chroma_client
 
     settings = _settings(index_dir)
     loaded = open_index(settings)
@@ -642,8 +643,8 @@ def bench_load(ctx: Context) -> None:
 def bench_scale(ctx: Context) -> None:
     """A synthetic archive 50x the snapshot: ingest throughput, query p95, size on disk."""
     from bench.synthetic import synthetic_sections
+    from index.builds import current_build_dir
     from index.embed import token_counter
-    from index.store import current_build_dir
     from ingest.chunk import chunk_sections
     from sentences import distinct_sentences
     from settings import load_settings
@@ -798,4 +799,5 @@ BENCHMARKS: dict[str, Callable[[Context], None]] = {
     "coldstart": bench_coldstart,
     "load": bench_load,
     "scale": bench_scale,
+    "sources": bench_sources,
 }

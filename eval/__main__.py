@@ -165,8 +165,8 @@ def _run(args: argparse.Namespace) -> int:
     from eval.metrics import FLOORS, below_floors
     from eval.report import console_summary, default_folder, headline, write_report
     from eval.run import OURS, SYSTEMS, run_eval
+    from index.errors import CorruptIndexError, NoIndexError
     from index.search import IndexUnavailableError
-    from index.store import CorruptIndexError, NoIndexError
     from settings import load_settings
 
     settings = load_settings(index_dir=args.index_dir)

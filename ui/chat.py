@@ -18,8 +18,8 @@ import gradio as gr
 
 from assistant import BadQuestionError, ask
 from assistant.feedback import FeedbackRecord, FeedbackStore
+from index.errors import IndexError_
 from index.search import IndexUnavailableError
-from index.store import IndexError_
 from settings import Settings
 from ui import render
 

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 import gradio as gr
 
 from assistant.feedback import CANDIDATE_TYPES, FeedbackStore
-from index.store import StoredIndex
+from index.builds import StoredIndex
 from records import season_order
 from ui import render
 from ui.chat import ChatService
 from ui.config import CONCURRENCY_LIMIT, QUEUE_MAX_SIZE, AppConfig
 from ui.review import RATING_CHOICES, TABLE_HEADERS, TABLE_WIDTHS, ReviewService
+from ui.sources import add_sources_tab
 
 TITLE = "CP ITG bulletin assistant"
 HEADER = (
@@ -243,6 +244,7 @@ def build_app(
                                 )
                                 browse_topic = gr.Dropdown(topic_choices, value="", label="Topic")
                             section_list = gr.HTML(elem_id="section-list")
+                        add_sources_tab(config.settings, unlocked)
 
         # -------------------------------------------------------------- chat events
         taken = gr.State("")  # the question being answered, once it has left the box
