@@ -6,7 +6,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test test-deps eval bench lint format snapshot ingest screenshot clean
+.PHONY: run test test-deps eval calibrate bench lint format snapshot ingest screenshot clean
 
 # torch first: `pip install torch==2.13.0` takes the CPU build from this machine's disk;
 # left to the resolver, torch would arrive as a multi-GB CUDA build.
@@ -36,6 +36,11 @@ test: $(VENV)/.dev test-deps
 eval: $(VENV)/.base
 	$(PY) -m ingest --if-missing --quiet
 	$(PY) -m eval
+
+# Refit the reader and decision models on the train split, thresholds on dev (never test),
+# and rewrite assistant/model/decision.json.
+calibrate: $(VENV)/.base
+	$(PY) -m eval.calibrate
 
 bench: $(VENV)/.dev
 	$(PY) -m bench

@@ -49,17 +49,16 @@ class FeedbackStoreError(Exception):
 def build_server(settings: Settings) -> FastAPI:
     """Open the feedback database, load the model and index (once, here), return the server.
 
-    The server is a FastAPI app holding /api/ask and /api/health, with the Gradio UI
-    mounted at /. Raises FeedbackStoreError when the feedback database cannot be opened,
-    and index.store.NoIndexError or CorruptIndexError when there is no usable index.
+    Raises FeedbackStoreError when the feedback database cannot be opened, and
+    index.errors.NoIndexError or CorruptIndexError when there is no usable index.
     """
     import torch
 
     from assistant import get_index
     from assistant.feedback import FeedbackStore
     from assistant.questionlog import QuestionLog
+    from index.builds import read_index
     from index.search import IndexUnavailableError
-    from index.store import read_index
 
     torch.set_num_threads(settings.torch_threads)  # before the model's first use
     try:  # first, so a bad path fails in a second rather than after the model loads
@@ -170,7 +169,7 @@ def main() -> int:
         print(f"error: cannot serve on {settings.host}:{settings.port}: {reason}", file=sys.stderr)
         return EXIT_FAILED
 
-    from index.store import CorruptIndexError, NoIndexError
+    from index.errors import CorruptIndexError, NoIndexError
 
     with sock:
         try:

@@ -29,12 +29,22 @@ def season_order(season: str) -> int:
 
 @dataclass(frozen=True)
 class Page:
-    """One fetched page: its HTML and the public URL its sections are cited by."""
+    """One fetched document (an HTML page or a PDF) and the public URL it is cited by."""
 
     source: str  # what the user named: a URL or a file path
     url: str  # the public page URL (canonical), used in citations
-    html: str
+    html: str  # the decoded text of an HTML page; "" for binary kinds
     fetched_at: str  # ISO 8601 UTC
+    kind: str = "html"  # which parser reads it: a name in ingest/formats.py ("html", "pdf")
+    data: bytes = b""  # the raw bytes of a binary kind (a PDF); b"" for HTML
+    # HTTP validators, for a conditional re-fetch (If-None-Match / If-Modified-Since).
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def content(self) -> bytes:
+        """The document as bytes: the PDF itself, or the HTML as UTF-8."""
+        return self.data if self.kind != "html" else self.html.encode("utf-8")
 
 
 @dataclass(frozen=True)

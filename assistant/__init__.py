@@ -1,46 +1,28 @@
-"""The assistant: one entry point, ask(), used by the CLI, the app and the eval alike."""
+"""The assistant: one entry point, ask(), used by the CLI, the app and the eval alike.
+
+The flow, a module per step:
+    query.py      clean the question, resolve follow-ups, split compound asks, read intent
+    retrieve.py   dense + BM25 passages, fused, season-aware
+    reader.py     named features of every sentence against the question
+    decide.py     the fitted models: what to quote, and answered / hedged / not_covered
+    compose.py    the answer text with [n] citations, key spans, caveat or related reading
+    citations.py  passage numbers and the mechanical check of every [n]
+"""
 
 from __future__ import annotations
 
-import re
 import time
 
-from assistant.answer import Composer, ExtractiveComposer
-from assistant.followup import resolve
-from assistant.retrieve import make_query, retrieve
+from assistant.compose import Part, compose
+from assistant.decide import decide, load_model
+from assistant.query import BadQuestionError, Query, clean_question, make_queries
+from assistant.reader import Reading, read
+from assistant.retrieve import retrieve
 from index.search import SearchIndex, open_index
-from records import Answer
+from records import Answer, Hit
 from settings import Settings, load_settings
 
-MAX_QUESTION_CHARS = 2000
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_TAG = re.compile(r"<[^>]{0,500}>")
-
 __all__ = ["ask", "BadQuestionError", "clean_question", "get_index"]
-
-
-class BadQuestionError(ValueError):
-    """The question cannot be answered as given (empty, too long, ...)."""
-
-
-def clean_question(question: object) -> str:
-    """Return the question as plain text, or raise BadQuestionError saying what is wrong.
-
-    Control characters become spaces and HTML tags are reduced to their text, so
-    "<b>EPS</b> dates?" is asked as "EPS dates?".
-    """
-    if not isinstance(question, str):
-        raise BadQuestionError("the question must be text")
-    if len(question) > MAX_QUESTION_CHARS:
-        raise BadQuestionError(
-            f"the question is {len(question):,} characters; the limit is {MAX_QUESTION_CHARS:,}"
-        )
-    text = _CONTROL.sub(" ", question)
-    text = _TAG.sub(" ", text)
-    text = re.sub(r"\s+", " ", text).strip()
-    if not re.search(r"\w", text):
-        raise BadQuestionError("the question is empty")
-    return text
 
 
 def get_index(settings: Settings | None = None) -> SearchIndex:
@@ -55,7 +37,6 @@ def ask(
     topic: str | list[str] | None = None,
     *,
     settings: Settings | None = None,
-    composer: Composer | None = None,
     top_k: int = 10,
 ) -> Answer:
     """Answer one question from the archive, citing sources, or say the archive lacks it.
@@ -65,6 +46,7 @@ def ask(
     """
     started = time.perf_counter()
     text = clean_question(question)
+    settings = settings or load_settings()
     index = get_index(settings)
     seasons = [season] if isinstance(season, str) else list(season or [])
     topics = [topic] if isinstance(topic, str) else list(topic or [])
@@ -73,15 +55,48 @@ def ask(
         raise BadQuestionError(
             f"unknown season {unknown[0]!r}; the index has: {', '.join(index.seasons)}"
         )
-    resolved = resolve(text, history)
-    query = make_query(resolved, index, seasons=seasons, topics=topics)
-    hits = retrieve(query, index, top_k=top_k)
-    retrieved_at = time.perf_counter()
-    answer = (composer or ExtractiveComposer()).compose(text, query, hits, index)
-    done = time.perf_counter()
+    model = load_model(settings.answer.model_path)
+    whole_hits, parts, retrieving = prepare(text, history, index, settings, seasons, topics, top_k)
+    decided = [
+        Part(query, hits, decide(query, readings, index, model, settings.answer))
+        for query, hits, readings in parts
+    ]
+    answer = compose(text, decided, whole_hits)
+    total = time.perf_counter() - started
     answer.timings_ms = {
-        "retrieve": (retrieved_at - started) * 1000,
-        "answer": (done - retrieved_at) * 1000,
-        "total": (done - started) * 1000,
+        "retrieve": retrieving * 1000,
+        "answer": (total - retrieving) * 1000,
+        "total": total * 1000,
     }
     return answer
+
+
+def prepare(
+    text: str,
+    history: list | None,
+    index: SearchIndex,
+    settings: Settings,
+    seasons: list[str] | None = None,
+    topics: list[str] | None = None,
+    top_k: int = 10,
+) -> tuple[list[Hit], list[tuple[Query, list[Hit], list[Reading]]], float]:
+    """Read, retrieve and read again: everything the decision needs, for each part.
+
+    Returns the whole question's passages (the answer's `retrieved`), each part's query,
+    passages and sentence readings, and the seconds spent retrieving. The eval's
+    calibration fits the models on exactly these readings.
+    """
+    started = time.perf_counter()
+    whole, queries = make_queries(text, history, index, seasons=seasons, topics=topics)
+    whole_hits = retrieve(whole, index, top_k=top_k)
+    retrieving = time.perf_counter() - started
+    parts = []
+    for query in queries:
+        if query is whole:
+            hits = whole_hits
+        else:
+            begun = time.perf_counter()
+            hits = retrieve(query, index, top_k=top_k)
+            retrieving += time.perf_counter() - begun
+        parts.append((query, hits, read(query, hits, index, settings.answer.passages_read)))
+    return whole_hits, parts, retrieving

@@ -1,5 +1,10 @@
 """`python -m assistant ask "QUESTION" [--season S] [--json]`, or `ask --batch FILE.jsonl --json`.
 
+A batch file holds one JSON object per line: {"id", "question"}, optionally "history" (the
+earlier user turns, oldest first) and "season" (a season name or a list of them, which
+the line's answer keeps to; --season applies to lines without one). One JSON answer per
+line comes out, in the same order, with the id copied. An empty batch file is bad input.
+
 Exit codes: 0 answered (abstaining is an answer); 2 bad input; 3 no index (the message
 says how to build one); 1 the index is unreadable or its store unreachable.
 """
@@ -15,7 +20,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from assistant.cli import OneLineParser  # noqa: E402
-from exitcodes import EXIT_BAD_INPUT, EXIT_NO_INDEX  # noqa: E402
+from exitcodes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_NO_INDEX, EXIT_OK  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,8 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
     from assistant import BadQuestionError, ask
+    from assistant.decide import ModelMissingError
+    from index.errors import CorruptIndexError, NoIndexError
     from index.search import IndexUnavailableError
-    from index.store import CorruptIndexError, NoIndexError
     from settings import load_settings
 
     settings = load_settings(index_dir=args.index_dir)
@@ -49,26 +55,30 @@ def main(argv: list[str] | None = None) -> int:
         if batch is None:
             answer = ask(args.question, season=args.season, topic=args.topic, settings=settings)
             print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else _human(answer))
-            return 0
+            return EXIT_OK
         for item in batch:
             try:
                 answer = ask(
-                    item["question"], season=args.season, topic=args.topic, settings=settings
+                    item["question"],
+                    history=item.get("history"),
+                    season=item.get("season") or args.season,
+                    topic=args.topic,
+                    settings=settings,
                 )
                 row = {"id": item["id"], **answer.to_json()}
             except BadQuestionError as error:
                 row = {"id": item["id"], "question": item["question"], "error": str(error)}
             print(json.dumps(row, ensure_ascii=False) if args.json else _human_row(row), flush=True)
-        return 0
+        return EXIT_OK
     except BadQuestionError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except NoIndexError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_NO_INDEX
-    except (CorruptIndexError, IndexUnavailableError) as error:
+    except (CorruptIndexError, IndexUnavailableError, ModelMissingError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
 
 
 def _read_batch(path: Path) -> list[dict] | str:
@@ -93,7 +103,20 @@ def _read_batch(path: Path) -> list[dict] | str:
             or not isinstance(item.get("question"), str)
         ):
             return f'{path}:{number}: each line needs {{"id", "question"}}'
+        history = item.get("history")
+        if history is not None and not (
+            isinstance(history, list) and all(isinstance(t, str | dict) for t in history)
+        ):
+            return f"{path}:{number}: history must be a list of earlier questions"
+        season = item.get("season")
+        if season is not None and not (
+            isinstance(season, str)
+            or (isinstance(season, list) and all(isinstance(s, str) for s in season))
+        ):
+            return f"{path}:{number}: season must be a season name or a list of them"
         items.append(item)
+    if not items:
+        return f"{path} holds no questions"
     return items
 
 

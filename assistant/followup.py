@@ -1,22 +1,34 @@
-"""Resolve a follow-up question against the conversation before retrieval.
+"""Resolve a follow-up question against the whole conversation before retrieval.
 
 "And what about in the winter update?" after "How many people use the NHS App?" becomes
-"How many people use the NHS App? in the winter update": the retriever then sees both
-the topic and the new constraint. A question that stands on its own is left alone.
+"How many people use the NHS App? and in the winter update?": the retriever then sees
+both the topic and the new constraint. The topic carries through every later turn: the
+conversation is read from its first turn, each follow-up adding to the context and each
+new constraint (a season, a nation) replacing the old one, so after "How many people use
+the NHS App?", "and in the autumn update?", the third turn "and in winter?" reads "How
+many people use the NHS App? and in winter?". A question that stands on its own starts a
+new context.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
+from dataclasses import dataclass
 
-from assistant.retrieve import SEASON_RE
+from assistant.lexicon import SEASON_RE, nations
 from assistant.terms import question_terms
 
 # Openers and pronouns that only make sense after an earlier question.
 _FOLLOW_UP_START = re.compile(
-    r"^\s*(and|also|what about|how about|and what|what else|same|so|then|ok|okay|but)\b", re.I
+    r"^\s*(and|also|what about|how about|and what|what else|same|so|then|ok|okay|but|plus|"
+    r"anything|any)\b",
+    re.I,
 )
-_PRONOUN = re.compile(r"\b(it|its|it's|they|them|their|this|that|these|those|there|he|she)\b", re.I)
+_PRONOUN = re.compile(
+    r"\b(it|its|it's|they|them|their|this|that|these|those|he|she|his|her|one)\b", re.I
+)
+_BULLETIN_WORDS = re.compile(r"\b(in|from|of) the\s+(update|bulletin|edition|one)s?\b", re.I)
 
 
 def previous_questions(history: list | None) -> list[str]:
@@ -38,25 +50,64 @@ def previous_questions(history: list | None) -> list[str]:
     return [q.strip() for q in questions if q and q.strip()]
 
 
-def is_follow_up(question: str) -> bool:
-    """True when the question leans on an earlier one (an opener, or a pronoun and little else).
+@dataclass(frozen=True)
+class ArchiveWords:
+    """The words the archive names its topics by (subjects), and all the words it uses."""
 
-    A short question on a new topic ("What is RTEC?") stands alone.
+    subjects: frozenset[str]
+    vocabulary: frozenset[str]
+
+
+def is_follow_up(question: str, words: ArchiveWords | None = None) -> bool:
+    """True when the question leans on an earlier one.
+
+    It does when it opens like a follow-up ("and ...", "what about ..."), when it has a
+    pronoun and few other words ("when is it due?", "are they hiring anyone for it?"),
+    when it names nothing at all ("until when?"), or, given the archive's words, when it
+    uses only words the archive uses but names none of its subjects ("I mean going by the
+    autumn bulletin"). A short question on a new topic ("What is RTEC?") stands alone, and
+    so does one about something the archive never mentions ("who won the FA Cup?").
     """
     terms = question_terms(SEASON_RE.sub(" ", question))
-    return bool(_FOLLOW_UP_START.match(question)) or (
-        len(terms) <= 3 and bool(_PRONOUN.search(question))
-    )
+    if _FOLLOW_UP_START.match(question) or not terms:
+        return True
+    if len(terms) <= 5 and _PRONOUN.search(re.sub(r"\bIT\b", " ", question)):  # not "CPCS IT"
+        return True
+    if words is None:
+        return False
+    names_subject = any(_known(t, words.subjects) for t in terms)
+    return not names_subject and all(_known(t, words.vocabulary) for t in terms)
 
 
-def resolve(question: str, history: list | None) -> str:
-    """Return the question made self-contained using the previous user question, if needed."""
+def _known(term: str, words: Collection[str]) -> bool:
+    return term in words or (term.endswith("s") and term[:-1] in words)
+
+
+def resolve(question: str, history: list | None, subjects: Collection[str] | None = None) -> str:
+    """Return the question made self-contained from the earlier user turns, if it needs them.
+
+    subjects, when given, are the words the archive names its topics by (see is_follow_up).
+    """
     earlier = previous_questions(history)
-    if not earlier or not is_follow_up(question):
+    if not earlier or not is_follow_up(question, subjects):
         return question
-    previous = earlier[-1]
-    if SEASON_RE.search(question):
-        # A new season replaces the old one: "... in the autumn update" -> "... winter".
-        previous = SEASON_RE.sub(" ", previous)
-        previous = re.sub(r"\b(in|from) the\s+(update|bulletin)s?\b", " ", previous, flags=re.I)
-    return re.sub(r"\s+", " ", f"{previous} {question}").strip()
+    context: list[str] = []
+    for turn in earlier:
+        leans = context and is_follow_up(turn, subjects)
+        context = _carry(context, turn) if leans else [turn]
+    return " ".join(_carry(context, question))
+
+
+def _carry(context: list[str], turn: str) -> list[str]:
+    """Add a turn to the context; a season or nation it names replaces the context's own."""
+    replaced = context
+    if SEASON_RE.search(turn):
+        replaced = [_BULLETIN_WORDS.sub(" ", SEASON_RE.sub(" ", c)) for c in replaced]
+    any_nation = re.compile(
+        rf"\b({'|'.join(s for spellings in nations().values() for s in spellings)})\b", re.I
+    )
+    if any_nation.search(turn):
+        replaced = [any_nation.sub(" ", c) for c in replaced]
+    # A turn left with no subject ("and in the ?") says nothing more: drop it.
+    kept = [c for i, c in enumerate(replaced) if i == 0 or question_terms(c)]
+    return [re.sub(r"\s+", " ", c).strip() for c in kept] + [turn.strip()]

@@ -9,132 +9,28 @@ otherwise equal passages from several bulletins rank newest first.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
 import numpy as np
 
-from assistant.terms import idf_table, question_terms, weighted_coverage
+from assistant.query import Query
+from assistant.terms import idf_table, weighted_coverage
 from index.search import SearchIndex
 from records import Hit
 from sentences import chunk_sentences
-
-# A season name, with an optional year: "autumn 2021", "winter '21", "the spring update".
-SEASON_RE = re.compile(
-    r"\b(spring|summer|autumn|fall|winter)(?:\s*(?:of\s*)?('?\d{2}|\d{4}))?\b", re.IGNORECASE
-)
-_BULLETIN_RE = re.compile(
-    r"\b(spring|summer|autumn|fall|winter)(\s*(of\s*)?('?\d{2}|\d{4}))?\s+(it\s+)?"
-    r"(updates?|bulletins?|edition|issue|newsletter)\b",
-    re.IGNORECASE,
-)
-_LATEST_RE = re.compile(
-    r"\b(latest|current(?:ly)?|most recent|newest|now|as things stand|these days|today|still)\b",
-    re.IGNORECASE,
-)
-# Reciprocal-rank constant: k=60 is the usual value; a smaller k trusts the top ranks
-# more, which suits a small index where rank 1 vs rank 5 is a real difference.
-RRF_K = 20
-DENSE_WEIGHT = 1.0
-BM25_WEIGHT = 0.6
-CANDIDATES = 40  # from each retriever before fusion
-# The fused list is re-scored with two finer signals (tuned on eval/questions.jsonl, where
-# they lift hit@1 from 0.84 to 0.92): the best single sentence's cosine to the question
-# (a passage is as good as its best sentence, and MiniLM embeds sentences sharply), and
-# the share of the question's IDF-weighted terms the passage contains.
-W_BEST_SENTENCE = 0.05
-W_TERM_COVERAGE = 0.05
-# Among equally good passages the newest bulletin wins: the newest season gets this much
-# extra (about 8% of a typical top score), older ones proportionally less. On the eval
-# set this lifts hit@1 from 0.915 to 0.921 and fact recall from 0.901 to 0.913.
-W_RECENCY = 0.01
-
-
-@dataclass(frozen=True)
-class Query:
-    """A question prepared for retrieval: its text, its vector, and its season intent."""
-
-    text: str
-    vector: np.ndarray
-    seasons: tuple[str, ...] = ()  # restrict to these seasons (named or filtered)
-    wants_latest: bool = False
-    topics: tuple[str, ...] = ()
-    missing_seasons: tuple[str, ...] = ()  # named in the question, but not in the archive
-
-
-def season_mentions(question: str) -> list[tuple[str, str]]:
-    """Return the (season, year) pairs a question names: "autumn 2021" -> ("Autumn", "2021").
-
-    The year is "" when not given ("the winter update").
-    """
-    mentions = []
-    for match in SEASON_RE.finditer(question):
-        name = match.group(1).lower().replace("fall", "autumn").capitalize()
-        year = (match.group(2) or "").lstrip("'")
-        mentions.append((name, "20" + year if len(year) == 2 else year))
-    return mentions
-
-
-def seasons_named(question: str, known: list[str]) -> list[str]:
-    """Return the index's seasons that the question names ("the autumn 2021 update")."""
-    found: list[str] = []
-    for name, year in season_mentions(question):
-        for season in known:
-            label, _, season_year = season.partition(" ")
-            if label == name and (not year or year == season_year) and season not in found:
-                found.append(season)
-    return found
-
-
-def seasons_missing(question: str, known: list[str]) -> list[str]:
-    """Return the bulletins a question names ("the spring 2022 update") that have no content.
-
-    Only a season followed by "update"/"bulletin" counts: "go live in spring 2021" is a
-    date, not a bulletin.
-    """
-    missing = []
-    for match in _BULLETIN_RE.finditer(question):
-        ((name, year),) = season_mentions(match.group(0))
-        if not seasons_named(f"{name} {year}", known):
-            missing.append(f"{name} {year}".strip())
-    return missing
-
-
-def wants_latest(question: str) -> bool:
-    """True when the question asks for the latest or current position."""
-    return bool(_LATEST_RE.search(question))
-
-
-def make_query(
-    question: str,
-    index: SearchIndex,
-    seasons: list[str] | None = None,
-    topics: list[str] | None = None,
-) -> Query:
-    """Embed the question and read its season intent; explicit filters win over named seasons."""
-    named = seasons_named(question, index.seasons)
-    chosen = tuple(seasons or named)
-    return Query(
-        text=question,
-        vector=index.embed_query(question),
-        seasons=chosen,
-        wants_latest=wants_latest(question) and not chosen,
-        topics=tuple(topics or ()),
-        missing_seasons=tuple(seasons_missing(question, index.seasons)) if not seasons else (),
-    )
+from settings import RetrievalSettings
 
 
 def retrieve(query: Query, index: SearchIndex, top_k: int = 10) -> list[Hit]:
     """Return the top_k passages for the query, best first."""
-    dense = _dense(query, index)
-    keyword = _bm25(query, index)
+    tuning = index.settings.retrieval
+    dense = _dense(query, index, tuning)
+    keyword = _bm25(query, index, tuning)
     allowed = _allowed_ids(query, index)
     if allowed is not None:
         dense = [(i, s) for i, s in dense if i in allowed]
         keyword = [(i, s) for i, s in keyword if i in allowed]
         if not dense and not keyword and query.seasons and not query.topics:
             return []  # a named season with nothing relevant: say so rather than drift
-    fused = _rescore(_fuse(dense, keyword)[:CANDIDATES], query, index)
+    fused = _rescore(_fuse(dense, keyword, tuning)[: tuning.candidates], query, index, tuning)
     fused = _prefer_newest(fused, index, strongly=query.wants_latest)
     return [
         Hit(chunk=index.chunks[chunk_id], score=score, rank=rank)
@@ -142,7 +38,7 @@ def retrieve(query: Query, index: SearchIndex, top_k: int = 10) -> list[Hit]:
     ]
 
 
-def _dense(query: Query, index: SearchIndex) -> list[tuple[str, float]]:
+def _dense(query: Query, index: SearchIndex, tuning: RetrievalSettings) -> list[tuple[str, float]]:
     from llama_index.core.schema import QueryBundle
     from llama_index.core.vector_stores import FilterCondition, MetadataFilter, MetadataFilters
 
@@ -154,19 +50,19 @@ def _dense(query: Query, index: SearchIndex) -> list[tuple[str, float]]:
         conditions.append(MetadataFilter(key="topic", value=list(query.topics), operator="in"))
     if conditions:
         filters = MetadataFilters(filters=conditions, condition=FilterCondition.AND)
-    retriever = index.vector_index.as_retriever(similarity_top_k=CANDIDATES, filters=filters)
+    retriever = index.vector_index.as_retriever(similarity_top_k=tuning.candidates, filters=filters)
     bundle = QueryBundle(query_str=query.text, embedding=query.vector.tolist())
     return [(n.node.node_id, float(n.score or 0.0)) for n in retriever.retrieve(bundle)]
 
 
-def _bm25(query: Query, index: SearchIndex) -> list[tuple[str, float]]:
+def _bm25(query: Query, index: SearchIndex, tuning: RetrievalSettings) -> list[tuple[str, float]]:
     from llama_index.core.schema import QueryBundle
 
     # BM25 filters rebuild its corpus, so it ranks everything (its top k is set at load
     # to the whole index) and we filter after.
     results = index.bm25.retrieve(QueryBundle(query_str=query.text))
     return [(n.node.node_id, float(n.score or 0.0)) for n in results if (n.score or 0) > 0][
-        : CANDIDATES * 3
+        : tuning.candidates * 3
     ]
 
 
@@ -182,22 +78,23 @@ def _allowed_ids(query: Query, index: SearchIndex) -> set[str] | None:
 
 
 def _fuse(
-    dense: list[tuple[str, float]], keyword: list[tuple[str, float]]
+    dense: list[tuple[str, float]], keyword: list[tuple[str, float]], tuning: RetrievalSettings
 ) -> list[tuple[str, float]]:
     """Weighted reciprocal-rank fusion of the two rankings."""
     scores: dict[str, float] = {}
-    for weight, ranking in ((DENSE_WEIGHT, dense), (BM25_WEIGHT, keyword[:CANDIDATES])):
+    rankings = ((tuning.dense_weight, dense), (tuning.bm25_weight, keyword[: tuning.candidates]))
+    for weight, ranking in rankings:
         for rank, (chunk_id, _) in enumerate(ranking, start=1):
-            scores[chunk_id] = scores.get(chunk_id, 0.0) + weight / (RRF_K + rank)
+            scores[chunk_id] = scores.get(chunk_id, 0.0) + weight / (tuning.rrf_k + rank)
     return sorted(scores.items(), key=lambda item: -item[1])
 
 
 def _rescore(
-    fused: list[tuple[str, float]], query: Query, index: SearchIndex
+    fused: list[tuple[str, float]], query: Query, index: SearchIndex, tuning: RetrievalSettings
 ) -> list[tuple[str, float]]:
     """Add the best-sentence and term-coverage signals to the fused scores, and re-sort."""
     vectors, idf = build_tables(index)
-    terms = question_terms(query.text)
+    terms = list(query.terms)
     newest_first = index.seasons
     recency = {s: 1 - i / max(1, len(newest_first) - 1) for i, s in enumerate(newest_first)}
     rescored = []
@@ -206,10 +103,9 @@ def _rescore(
         best_sentence = float((matrix @ query.vector).max()) if matrix is not None else 0.0
         chunk = index.chunks[chunk_id]
         coverage = weighted_coverage(terms, chunk.embed_text, idf)
-        bonus = W_RECENCY * recency.get(chunk.season, 0.0)
-        rescored.append(
-            (chunk_id, score + W_BEST_SENTENCE * best_sentence + W_TERM_COVERAGE * coverage + bonus)
-        )
+        bonus = tuning.w_recency * recency.get(chunk.season, 0.0)
+        signals = tuning.w_best_sentence * best_sentence + tuning.w_term_coverage * coverage
+        rescored.append((chunk_id, score + signals + bonus))
     return sorted(rescored, key=lambda item: -item[1])
 
 

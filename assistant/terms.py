@@ -6,18 +6,9 @@ import math
 import re
 from collections.abc import Iterable
 
-STOPWORDS = frozenset(
-    """a about above after again all also am an and any are as at be been before being below
-    between both but by can could did do does doing done down during each either few for from
-    further get gets got had has have having he her here hers how i if in into is it its itself
-    just know let like me more most my no nor not now of off on once only or other our out over
-    own please same she should so some such tell than that the their them then there these they
-    this those through to too under until up us very was we were what when where which while who
-    whom why will with would you your yours any anything something thing things there's what's
-    whats is it's its did does say said says mention mentioned mentions update updates
-    bulletin bulletins archive cp itg group pharmacy pharmacies community contractor
-    contractors ve re ll d s t m ours isn't isn’t don't don’t we're""".split()
-)
+from assistant.lexicon import spellings, stopwords
+
+STOPWORDS = stopwords()
 
 
 def question_terms(text: str) -> list[str]:
@@ -26,21 +17,19 @@ def question_terms(text: str) -> list[str]:
     return [w for w in (w.strip(".'’") for w in words) if w and w not in STOPWORDS]
 
 
-# Spellings a question and the bulletins use for the same thing.
-SYNONYMS = {"wales": "welsh", "scotland": "scottish", "e-prescribing": "prescribing"}
-
-
 def term_in(term: str, haystack_words: set[str], haystack: str) -> bool:
     """True when a term (or its stem, e.g. "suppliers"/"supplier") occurs in the text."""
     if term in haystack_words or (len(term) > 3 and term in haystack):
         return True
-    if term in SYNONYMS:
-        return term_in(SYNONYMS[term], haystack_words, haystack)
+    other = spellings().get(term)
+    if other:
+        return term_in(other, haystack_words, haystack)
     stem = re.sub(r"(ing|ed|es|s)$", "", term) if len(term) > 4 else term
     return len(stem) >= 3 and any(w.startswith(stem) for w in haystack_words)
 
 
 def words_of(text: str) -> set[str]:
+    """The lower-cased words of a text, as a set."""
     return set(re.findall(r"[a-z0-9£]+", text.lower()))
 
 

@@ -1,6 +1,7 @@
 """`python -m bench [NAME ...] [--quick]`: run the benchmarks and write the report.
 
-NAME is one or more of: ingest, query, startup, coldstart, load, scale (default: all).
+NAME is one or more of: ingest, query, startup, coldstart, load, scale, sources
+(default: all).
 The report goes to bench/reports/<timestamp>/report.md (with PNG plots) and
 bench/reports/latest.md; a full run (all benchmarks, not --quick) also writes the
 headline figures to docs/performance.md for the README.

@@ -196,7 +196,7 @@ class Report:
                 "",
                 "The full report, with per-stage timings and plots, is written to "
                 "`bench/reports/latest.md`; `python -m bench NAME` reruns one benchmark "
-                "(ingest, query, startup, load, scale, coldstart).",
+                "(ingest, query, startup, load, scale, coldstart, sources).",
                 "",
             ]
         )

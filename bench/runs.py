@@ -1,5 +1,5 @@
-"""The benchmarks: ingest, query, startup, coldstart, load and scale (startup and load live
-in bench/serving.py).
+"""The benchmarks: ingest, query, startup, coldstart, load, scale and sources (startup and
+load live in bench/serving.py, sources in bench/sources.py).
 
 Each takes the shared Context, measures, and adds a section (tables, plots) and headline
 figures to the report. Nothing here asserts a speed: the figures are for people to read
@@ -22,6 +22,7 @@ from pathlib import Path
 from bench.appserver import REPO_ROOT, start_app
 from bench.report import Report, summary_ms, table
 from bench.serving import FIRST_QUESTION, bench_load, bench_startup, eval_items
+from bench.sources import bench_sources
 
 
 @dataclass
@@ -151,9 +152,9 @@ def _ask_and_bare(index_dir: Path, qs: list[str], out: Latencies | None = None) 
     on a shared machine it shows the work done, which other processes cannot inflate.
     """
     from assistant import ask
+    from index.chroma import chroma_client
     from index.embed import embed_query
     from index.search import open_index
-    from index.store import chroma_client
 
     settings = _settings(index_dir)
     loaded = open_index(settings)
@@ -475,8 +476,8 @@ def bench_coldstart(ctx: Context) -> None:
 def bench_scale(ctx: Context) -> None:
     """A synthetic archive 50x the snapshot: ingest throughput, query p95, size on disk."""
     from bench.synthetic import synthetic_sections
+    from index.builds import current_build_dir
     from index.embed import token_counter
-    from index.store import current_build_dir
     from ingest.chunk import chunk_sections
     from sentences import distinct_sentences
     from settings import load_settings
@@ -631,4 +632,5 @@ BENCHMARKS: dict[str, Callable[[Context], None]] = {
     "coldstart": bench_coldstart,
     "load": bench_load,
     "scale": bench_scale,
+    "sources": bench_sources,
 }

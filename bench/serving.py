@@ -33,7 +33,6 @@ from bench.report import summary_ms, table
 if TYPE_CHECKING:  # bench.runs imports this module
     from bench.runs import Context
 
-QUESTIONS_FILE = REPO_ROOT / "eval" / "questions.jsonl"
 SPLIT_FILES = [REPO_ROOT / "eval" / "questions" / f"{name}.jsonl" for name in ("train", "dev")]
 FIRST_QUESTION = "When does MYS become compulsory for FP34C?"
 LOAD_CLIENTS = 20
@@ -51,13 +50,10 @@ print("ready", flush=True)
 
 
 def eval_items() -> list[dict]:
-    """The eval question set: eval/questions.jsonl, or its train and dev splits.
-
-    (The sealed test split is left alone even here.)
-    """
-    files = [QUESTIONS_FILE] if QUESTIONS_FILE.exists() else [f for f in SPLIT_FILES if f.exists()]
+    """The eval questions of the train and dev splits (the sealed test split is left alone
+    even here: these are latency figures, not quality ones)."""
     items = []
-    for path in files:
+    for path in SPLIT_FILES:
         items += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
                   if line.strip()]  # fmt: skip
     return items

@@ -1,12 +1,14 @@
-"""`python -m eval`: run the question set through the assistant and the baselines, write a report.
+"""`python -m eval`: run a question set through the assistant and the baselines, write a report.
 
-    python -m eval [--set FILE] [--type T ...] [--limit N] [--json] [--out DIR]
-                   [--index-dir DIR] [--no-baselines] [--quiet]
+    python -m eval [--split train|dev|test | --set FILE] [--type T ...] [--limit N] [--json]
+                   [--out DIR] [--index-dir DIR] [--no-baselines] [--quiet]
     python -m eval --compare OLD NEW [--json]
 
-Exit codes: 0 done (falling below a floor is reported, not an error: the quality-gate
-test enforces the floors); 2 bad input (set file, options, --compare paths); 3 no index
-(the message says how to build one); 1 the index is unreadable or its store unreachable.
+By default it reports on the sealed test split (nothing is tuned on it; this only reads
+it). Exit codes: 0 done (missing a floor is reported, not an error: the quality-gate test
+enforces the floors); 2 bad input (set file, options, --compare paths); 3 no index (the
+message says how to build one); 1 the index or the model file is unusable, or the store is
+unreachable.
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from assistant.cli import OneLineParser  # noqa: E402
-from exitcodes import EXIT_BAD_INPUT, EXIT_NO_INDEX  # noqa: E402
+from exitcodes import (  # noqa: E402
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_NO_INDEX,
+    EXIT_OK,
+)
 
 
 def _positive_int(text: str) -> int:
@@ -36,7 +44,7 @@ def _positive_int(text: str) -> int:
 
 
 def _parser() -> OneLineParser:
-    from eval.dataset import TYPES
+    from eval.dataset import SPLITS, TYPES
 
     parser = OneLineParser(
         prog="python -m eval",
@@ -44,8 +52,12 @@ def _parser() -> OneLineParser:
         "report folder (report.md, report.html, results.json).",
     )
     parser.add_argument(
+        "--split", choices=SPLITS, help="a split of the project's set (default: test, sealed)"
+    )
+    parser.add_argument(
         "--set", type=Path, dest="set_path", metavar="FILE",
-        help="JSONL question set (default eval/questions.jsonl); validated against the archive",
+        help="any JSONL question set of the same shape, instead of a split; validated "
+        "against the archive",
     )  # fmt: skip
     parser.add_argument(
         "--type", nargs="+", action="extend", dest="types", metavar="T", choices=TYPES,
@@ -80,10 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as error:  # noqa: BLE001 - one line on stderr, never a traceback
         print(f"error: unexpected {error.__class__.__name__}: {error}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -92,6 +104,7 @@ def _compare(args: argparse.Namespace) -> int:
     extra = [
         flag
         for flag, value in (
+            ("--split", args.split),
             ("--set", args.set_path),
             ("--type", args.types),
             ("--limit", args.limit),
@@ -116,15 +129,29 @@ def _compare(args: argparse.Namespace) -> int:
         print(json.dumps(comparison.to_json(), indent=1, ensure_ascii=False))
     else:
         print(render(comparison))
-    return 0
+    return EXIT_OK
+
+
+def chosen_set(split: str | None, set_path: Path | None) -> tuple[str | None, Path]:
+    """Which set to run: a file given with --set, else the split (the test split by default)."""
+    from eval.dataset import SPLIT_PATHS
+
+    if set_path is not None:
+        return None, set_path
+    name = split or "test"
+    return name, SPLIT_PATHS[name]
 
 
 def _run(args: argparse.Namespace) -> int:
-    from eval.dataset import DEFAULT_SET, DatasetError, load_set, select
+    from eval.dataset import DatasetError, checksum, load_set, sealed_checksum, select
 
-    set_path = args.set_path or DEFAULT_SET
+    if args.split and args.set_path:
+        print("error: give --split or --set, not both", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    split, set_path = chosen_set(args.split, args.set_path)
     try:
         items = select(load_set(set_path), args.types, args.limit)
+        digest = checksum(set_path)  # the bytes just loaded, reported beside the figures
     except DatasetError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -140,11 +167,13 @@ def _run(args: argparse.Namespace) -> int:
             print(f"error: cannot write the report to {args.out}: {reason}", file=sys.stderr)
             return EXIT_BAD_INPUT
 
+    from assistant.decide import ModelMissingError
+    from eval.baselines import BaselineUnavailableError
     from eval.metrics import FLOORS, below_floors
     from eval.report import console_summary, default_folder, headline, write_report
     from eval.run import OURS, SYSTEMS, run_eval
+    from index.errors import CorruptIndexError, NoIndexError
     from index.search import IndexUnavailableError
-    from index.store import CorruptIndexError, NoIndexError
     from settings import load_settings
 
     settings = load_settings(index_dir=args.index_dir)
@@ -163,36 +192,54 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_NO_INDEX
-    except (CorruptIndexError, IndexUnavailableError) as error:
+    except (
+        CorruptIndexError,
+        IndexUnavailableError,
+        ModelMissingError,
+        BaselineUnavailableError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
-    result.meta.update({"set": str(set_path), "types": args.types or "all", "limit": args.limit})
+        return EXIT_FAILED
+    result.meta.update(
+        {
+            "set": str(set_path),
+            "split": split,
+            "sha256": digest,
+            # The test split is reported as sealed only when its bytes are the sealed ones.
+            "sealed": digest == sealed_checksum() if split == "test" else None,
+            "types": args.types or "all",
+            "limit": args.limit,
+        }
+    )
     folder = args.out or default_folder()
     try:
         with contextlib.redirect_stdout(sys.stderr):
             write_report(result, folder)
     except OSError as error:
         print(f"error: cannot write the report to {folder}: {error.strerror}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     if args.json:
+        data = result.to_json()
         missed = {metric for metric, _, _ in below_floors(result.summary[OURS])}
-        floors = {
-            metric: {
-                "floor": floor,
-                "value": result.summary[OURS].get(metric),
-                "met": metric not in missed and result.summary[OURS].get(metric) is not None,
+        floors = {}
+        for metric, floor in FLOORS.items():
+            got = result.summary[OURS].get(metric)
+            value = got.value if got else None
+            floors[metric] = {
+                "bound": floor.bound,
+                "direction": floor.direction,
+                "value": value,
+                "met": value is not None and metric not in missed,
             }
-            for metric, floor in FLOORS.items()
-        }
         print(
             json.dumps(
                 {
                     "report": str(folder),
                     "headline": headline(result),
-                    "summary": result.summary,
-                    "by_type": result.by_type,
-                    "by_season": result.by_season,
-                    "hit1_by_type": result.hit1_by_type,
+                    "summary": data["summary"],
+                    "versus": data["versus"],
+                    "breakdowns": data["breakdowns"],
+                    "hit1_by_type": data["hit1_by_type"],
                     "floors": floors,
                     "failed": [{"id": i.id, "failures": i.failures} for i in result.failed],
                     "meta": result.meta,
@@ -203,7 +250,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     else:
         print(console_summary(result, folder))
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -1,5 +1,15 @@
-"""The systems our hybrid is compared with, run on the same questions in the same eval.
+"""The systems ours is compared with, run on the same questions in the same eval.
 
+Two answer the question, beside ours (they use our query reading and retrieval, so they
+compare the answer layer alone):
+- "rules": the rule cascade the fitted decision replaced (eval/rule_cascade.py): it
+  answers or abstains (not covered); it knows no hedged state.
+- "naive": the top-1 retrieved passage and a cosine cut-off: the passage's sentence
+  closest in meaning to the question, answered with its line when that cosine reaches the
+  threshold fitted on train by `make calibrate` (assistant/model/decision.json), else not
+  covered.
+
+Three only retrieve (scored on retrieval and on the top passage taken as the answer):
 - "bm25": llama-index's BM25Retriever over our chunks, alone.
 - "dense": the vector retriever over our chunks (Chroma), alone.
 - "llamaindex-default": what llama-index does out of the box: each page as ONE Document,
@@ -16,18 +26,98 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from eval.metrics import Passage
 from index.search import SearchIndex
-from records import OVERVIEW, Chunk, Section
+from records import ANSWERED, NOT_COVERED, OVERVIEW, Chunk, Hit, Section
 
-BASELINES: tuple[str, ...] = ("bm25", "dense", "llamaindex-default")
+if TYPE_CHECKING:  # the assistant's reading types, for hints only
+    from assistant.query import Query
+    from assistant.reader import Reading
+
+ANSWER_BASELINES: tuple[str, ...] = ("rules", "naive")
+RETRIEVAL_BASELINES: tuple[str, ...] = ("bm25", "dense", "llamaindex-default")
+BASELINES: tuple[str, ...] = (*ANSWER_BASELINES, *RETRIEVAL_BASELINES)
+TWO_STATES: tuple[str, ...] = (ANSWERED, NOT_COVERED)  # the answer baselines never hedge
 TOP_K = 10  # passages each of our own retrievers returns, as the assistant's `retrieved`
+
+
+class BaselineUnavailableError(RuntimeError):
+    """A baseline cannot run as asked (its fitted threshold is missing)."""
+
+
+@dataclass(frozen=True)
+class BaselineAnswer:
+    """What an answer baseline said: its state, its text, and the passages it quoted."""
+
+    status: str  # ANSWERED or NOT_COVERED
+    answer: str
+    cited: list[Passage]
+    reason: str
+    score: float | None = None  # the naive baseline's cosine
+
+
+def rules_answer(query: Query, hits: list[Hit], index: SearchIndex) -> BaselineAnswer:
+    """Answer as the old rule cascade did: its quoted items, or not covered.
+
+    The cascade returns only its text; the passages it quoted are the retrieved ones
+    holding one of its lines (every line is a whole source item of a retrieved passage).
+    """
+    from eval.rule_cascade import answer_by_rules
+
+    abstained, text, reason = answer_by_rules(query, hits, index)
+    if abstained:
+        return BaselineAnswer(NOT_COVERED, "", [], reason)
+    lines = [line for line in text.split("\n") if line.strip()]
+    cited = [chunk_passage(h.chunk) for h in hits if any(line in h.chunk.text for line in lines)]
+    return BaselineAnswer(ANSWERED, text, cited, reason)
+
+
+def naive_answer(hits: list[Hit], readings: list[Reading], threshold: float) -> BaselineAnswer:
+    """Answer with the top passage's sentence closest to the question, if close enough.
+
+    readings are the assistant's sentence readings of the question's first part; the
+    cosine is their "meaning" feature. Answered (with the sentence's line) when the cosine
+    is at least the threshold, else not covered.
+    """
+    best = naive_sentence(hits, readings)
+    if best is None:
+        return BaselineAnswer(NOT_COVERED, "", [], "nothing retrieved", 0.0)
+    cosine = float(best.features["meaning"])
+    if cosine < threshold:
+        return BaselineAnswer(NOT_COVERED, "", [], f"cosine {cosine:.3f} < {threshold:.3f}", cosine)
+    reason = f"cosine {cosine:.3f} >= {threshold:.3f}"
+    return BaselineAnswer(ANSWERED, best.line_text, [chunk_passage(hits[0].chunk)], reason, cosine)
+
+
+def naive_sentence(hits: list[Hit], readings: list[Reading]) -> Reading | None:
+    """The naive baseline's pick: the top-1 passage's sentence closest to the question.
+
+    Returns that sentence's reading (its "meaning" feature is the cosine), or None when
+    nothing was retrieved. Calibration fits the threshold on the same pick.
+    """
+    top = [r for r in readings if hits and r.hit is hits[0]]
+    return max(top, key=lambda r: r.features["meaning"]) if top else None
+
+
+def naive_threshold(model_path: Path) -> float:
+    """The naive baseline's cosine threshold, fitted on train, from the model file."""
+    try:
+        data = json.loads(Path(model_path).read_text(encoding="utf-8"))
+        return float(data["baselines"]["naive_cosine_threshold"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise BaselineUnavailableError(
+            f"{model_path} has no baselines.naive_cosine_threshold ({error.__class__.__name__}): "
+            "rebuild it with make calibrate, or run with --no-baselines"
+        ) from error
 
 
 def chunk_passage(chunk: Chunk) -> Passage:
@@ -53,20 +143,6 @@ def dense_search(
     retriever = index.vector_index.as_retriever(similarity_top_k=k)
     results = retriever.retrieve(QueryBundle(query_str=text, embedding=vector.tolist()))
     return [chunk_passage(index.chunks[n.node.node_id]) for n in results]
-
-
-def passage_vectors(index: SearchIndex) -> dict[str, np.ndarray]:
-    """Return the stored embedding of every chunk, read once from the vector store.
-
-    The abstention trade-off plot needs the cosine of each question with its retrieved
-    passages; reading the stored vectors costs one call, re-embedding 200 passages ~40 s.
-    """
-    collection = index.vector_index.vector_store.client  # ChromaVectorStore.client: the collection
-    got = collection.get(ids=list(index.chunks), include=["embeddings"])
-    return {
-        chunk_id: np.asarray(vector, dtype=np.float32)
-        for chunk_id, vector in zip(got["ids"], got["embeddings"], strict=True)
-    }
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
 """Compare two eval runs: which metrics got better or worse, and which questions flipped.
 
 Reads the results.json of two report folders (or the files themselves); the questions are
-matched by id, so two runs of different sets compare on the ids they share.
+matched by id, so two runs of different sets compare on the ids they share. Which way is
+better comes from each metric's direction (eval.metrics.METRICS); a metric better neither
+way is listed as changed. A change the old run's 95% interval already spans is marked, as
+it may be the luck of the questions rather than a real change.
 """
 
 from __future__ import annotations
@@ -10,12 +13,14 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from eval.metrics import LOWER_IS_BETTER
-from eval.run import LABELS
+from eval.metrics import LOWER, METRICS
+from eval.run import LABELS, OURS
 
 # Smaller changes than these are noise, not "better" or "worse".
 EPSILON = 1e-9
 LATENCY_NOISE = 0.10  # latency must move by 10% to count (a busy 2-core machine varies)
+# Systems renamed since older results files were written.
+RENAMED = {"hybrid": OURS}
 
 
 class CompareError(ValueError):
@@ -30,6 +35,7 @@ class Delta:
     metric: str
     old: float
     new: float
+    old_interval: tuple[float, float] | None = None  # the old run's 95% interval
 
     @property
     def change(self) -> float:
@@ -38,12 +44,23 @@ class Delta:
 
     @property
     def verdict(self) -> str:
-        """ "better", "worse" or "same", knowing which way the metric improves."""
+        """ "better", "worse", "same", or "changed" for a metric better neither way."""
         noise = abs(self.old) * LATENCY_NOISE if self.metric.endswith("_ms") else EPSILON
         if abs(self.change) <= noise:
             return "same"
-        improved = self.change < 0 if self.metric in LOWER_IS_BETTER else self.change > 0
+        info = METRICS.get(self.metric)
+        if info is None or info.better is None:
+            return "changed"
+        improved = self.change < 0 if info.better == LOWER else self.change > 0
         return "better" if improved else "worse"
+
+    @property
+    def within_old_interval(self) -> bool:
+        """True when the new value lies inside the old run's 95% interval."""
+        if self.old_interval is None:
+            return False
+        low, high = self.old_interval
+        return low <= self.new <= high
 
 
 @dataclass
@@ -62,7 +79,13 @@ class Comparison:
         """Return the comparison as JSON-ready data (for --json)."""
         data = asdict(self)
         data["deltas"] = [
-            {**asdict(d), "change": d.change, "verdict": d.verdict} for d in self.deltas
+            {
+                **asdict(d),
+                "change": d.change,
+                "verdict": d.verdict,
+                "within_old_interval": d.within_old_interval,
+            }
+            for d in self.deltas
         ]
         return data
 
@@ -90,15 +113,17 @@ def load_results(path: str | Path) -> dict:
 def compare(old: dict, new: dict, old_name: str = "old", new_name: str = "new") -> Comparison:
     """Compare two loaded results: metric deltas per system and the questions that flipped."""
     result = Comparison(old=old_name, new=new_name)
-    for system, old_metrics in old["summary"].items():
-        new_metrics = new["summary"].get(system)
-        if not isinstance(new_metrics, dict):
+    old_summary, new_summary = _systems(old["summary"]), _systems(new["summary"])
+    for system, old_metrics in old_summary.items():
+        new_metrics = new_summary.get(system)
+        if not isinstance(old_metrics, dict) or not isinstance(new_metrics, dict):
             continue
-        for metric, old_value in old_metrics.items():
-            new_value = new_metrics.get(metric)
-            if metric.startswith("n_") or not _number(old_value) or not _number(new_value):
+        for metric, old_entry in old_metrics.items():
+            old_value, interval = _value(old_entry)
+            new_value, _ = _value(new_metrics.get(metric))
+            if metric.startswith("n_") or old_value is None or new_value is None:
                 continue
-            result.deltas.append(Delta(system, metric, float(old_value), float(new_value)))
+            result.deltas.append(Delta(system, metric, old_value, new_value, interval))
     old_items = {i["id"]: i for i in old["items"]}
     new_items = {i["id"]: i for i in new["items"]}
     for item_id, item in new_items.items():
@@ -113,6 +138,20 @@ def compare(old: dict, new: dict, old_name: str = "old", new_name: str = "new") 
     return result
 
 
+def _systems(summary: dict) -> dict:
+    """The summary keyed by today's system names."""
+    return {RENAMED.get(name, name): metrics for name, metrics in summary.items()}
+
+
+def _value(entry: object) -> tuple[float | None, tuple[float, float] | None]:
+    """A metric's value and interval, from an Estimate record or an older plain number."""
+    if isinstance(entry, dict):
+        value, low, high = entry.get("value"), entry.get("low"), entry.get("high")
+        interval = (float(low), float(high)) if _number(low) and _number(high) else None
+        return (float(value), interval) if _number(value) else (None, None)
+    return (float(entry), None) if _number(entry) else (None, None)
+
+
 def _number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -120,13 +159,16 @@ def _number(value: object) -> bool:
 def render(comparison: Comparison) -> str:
     """The comparison as text: better, worse, then the flipped questions."""
     lines = [f"compare {comparison.old} -> {comparison.new}", ""]
-    for verdict in ("better", "worse"):
+    for verdict in ("better", "worse", "changed"):
         changed = [d for d in comparison.deltas if d.verdict == verdict]
+        if verdict == "changed" and not changed:
+            continue
         lines.append(f"{verdict.capitalize()} ({len(changed)}):")
         for d in changed:
+            inside = "  (inside the old 95% interval)" if d.within_old_interval else ""
             lines.append(
-                f"  {LABELS.get(d.system, d.system):22} {d.metric:24} "
-                f"{_show(d.old, d.metric)} -> {_show(d.new, d.metric)} ({d.change:+.3f})"
+                f"  {LABELS.get(d.system, d.system):22} {d.metric:26} "
+                f"{_show(d.old, d.metric)} -> {_show(d.new, d.metric)} ({d.change:+.3f}){inside}"
             )
         if not changed:
             lines.append("  none")

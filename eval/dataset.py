@@ -1,27 +1,39 @@
 """Load an evaluation set: read the JSONL, validate it against the archive, return typed items.
 
-Any set of the shape of ``eval/questions.jsonl`` (a secretariat's own, say) goes through
-the same full validation as the default set, so every gold quote is verbatim in the
-archive and every season label can be trusted by the scorer.
+The project's own set is split three ways (eval/split.py): train (models are fitted on
+it), dev (thresholds are chosen on it) and test (sealed: only reported on). Fitting code
+loads its data through load_for_fitting(), which refuses the test split by name and by
+checksum, so no tuning can read it by accident. Any other set of the same shape (a
+secretariat's own, say) goes through the same full validation, so every gold quote is
+verbatim in the archive and every season label can be trusted by the scorer.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from eval.validate import ALLOWED_TYPES, DEFAULT_ARCHIVE, DEFAULT_QUESTIONS, Archive
+from eval.validate import ALLOWED_TYPES, DEFAULT_ARCHIVE, OFF_TOPIC_GAPS, ROOT, Archive
 from eval.validate import load_items as _load_items
 from eval.validate import validate as _validate
 
-DEFAULT_SET = DEFAULT_QUESTIONS
+SPLITS_DIR = ROOT / "eval" / "questions"
+SPLITS = ("train", "dev", "test")
+SPLIT_PATHS = {name: SPLITS_DIR / f"{name}.jsonl" for name in SPLITS}
+SEALED_FILE = SPLITS_DIR / "SEALED"
+DEFAULT_SET = SPLIT_PATHS["test"]  # what `python -m eval` reports on
 TYPES: tuple[str, ...] = tuple(sorted(ALLOWED_TYPES))
 PROBLEMS_SHOWN = 3  # the error line lists this many problems, then "and N more"
 
 
 class DatasetError(ValueError):
     """The set cannot be evaluated as given (unreadable, empty, or failing validation)."""
+
+
+class SealedSplitError(DatasetError):
+    """Fitting code asked for the sealed test split."""
 
 
 @dataclass(frozen=True)
@@ -45,11 +57,18 @@ class Item:
     season: str | None
     section: str | None
     note: str = ""
+    voice: str = ""
+    gap: str | None = None  # unanswerable and partial: what the archive lacks
 
     @property
     def answerable(self) -> bool:
-        """True unless the archive does not hold the answer (then abstaining is right)."""
-        return self.type != "unanswerable"
+        """True when the archive answers every ask (partial items answer only some)."""
+        return self.type not in ("unanswerable", "partial")
+
+    @property
+    def on_topic(self) -> bool:
+        """True unless the question is off the archive's topics (then not_covered is right)."""
+        return self.gap not in OFF_TOPIC_GAPS
 
 
 def load_set(path: str | Path = DEFAULT_SET, archive: str | Path = DEFAULT_ARCHIVE) -> list[Item]:
@@ -103,7 +122,40 @@ def _to_item(entry: dict, archive: Archive) -> Item:
         season=entry.get("season"),
         section=entry.get("section"),
         note=entry.get("note", ""),
+        voice=entry.get("voice", ""),
+        gap=entry.get("gap"),
     )
+
+
+def sealed_checksum() -> str:
+    """The pinned SHA-256 of the test split (eval/questions/SEALED)."""
+    return SEALED_FILE.read_text(encoding="utf-8").split()[0]
+
+
+def checksum(path: Path) -> str:
+    """The SHA-256 of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def load_split(name: str) -> list[Item]:
+    """Read one split of the project's set ("train", "dev" or "test")."""
+    if name not in SPLIT_PATHS:
+        raise DatasetError(f"unknown split {name!r}; the splits are: {', '.join(SPLITS)}")
+    return load_set(SPLIT_PATHS[name])
+
+
+def load_for_fitting(name_or_path: str | Path) -> list[Item]:
+    """Read a split or file to fit or tune on; refuse the sealed test split.
+
+    The test split is refused by name, by path and by content: a copy of it under another
+    name has the same checksum.
+    """
+    path = SPLIT_PATHS.get(str(name_or_path), Path(name_or_path))
+    if str(name_or_path) == "test" or path.resolve() == SPLIT_PATHS["test"].resolve():
+        raise SealedSplitError("the test split is sealed: fit on train, choose on dev")
+    if path.is_file() and checksum(path) == sealed_checksum():
+        raise SealedSplitError(f"{path} is the sealed test split: fit on train, choose on dev")
+    return load_set(path)
 
 
 def _seasons(quote: str, archive: Archive) -> frozenset[str]:

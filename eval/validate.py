@@ -1,6 +1,6 @@
 """Validate the evaluation question set against the CP ITG bulletin archive.
 
-Each item in ``eval/questions.jsonl`` is one evaluation question (see the field
+Each item in ``eval/questions/*.jsonl`` is one evaluation question (see the field
 description in ``validate``).  The checks here make sure the gold data is
 grounded in the archive text exactly as shipped, so that a scorer can rely on
 verbatim string matching and on the season/section labels.
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_QUESTIONS = ROOT / "eval" / "questions.jsonl"
+DEFAULT_QUESTIONS = ROOT / "eval" / "questions" / "test.jsonl"
 DEFAULT_ARCHIVE = ROOT / "data" / "corpus" / "cp-itg-workstream-updates-archive.txt"
 
 ALLOWED_TYPES: frozenset[str] = frozenset(

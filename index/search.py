@@ -20,16 +20,12 @@ from typing import TypeVar
 
 import numpy as np
 
-from index.store import (
-    CorruptIndexError,
-    IndexUnavailableError,
-    StoredIndex,
-    check_build,
-    chroma_client,
-    probe_collection,
-    read_index,
-    rebuild_command,
-)
+from index.bm25 import load_bm25
+from index.builds import StoredIndex, read_index
+from index.checks import check_build, probe_collection
+from index.chroma import chroma_client, connection_reason, is_connection_error, unreachable_message
+from index.errors import CorruptIndexError, IndexUnavailableError, rebuild_command
+from index.vectors import load_sentence_table
 from records import Chunk, Section
 from settings import Settings
 
@@ -163,10 +159,8 @@ def _close_retired(older_than: float) -> None:
 
 
 def _load(settings: Settings) -> SearchIndex:
-    import Stemmer
     from llama_index.core import Settings as LlamaSettings
     from llama_index.core import VectorStoreIndex
-    from llama_index.retrievers.bm25 import BM25Retriever
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     from index.embed import load_embedder
@@ -183,12 +177,8 @@ def _load(settings: Settings) -> SearchIndex:
         ChromaVectorStore(chroma_collection=collection), embed_model=embedder
     )
     try:
-        bm25 = BM25Retriever.from_persist_dir(str(stored.build_dir / "bm25"))
-        bm25.stemmer = Stemmer.Stemmer("english")
-        bm25.similarity_top_k = min(len(stored.chunks), BM25_TOP_K)
-        sentences = np.load(stored.build_dir / "sentences.npz", allow_pickle=True)
-        texts = sentences["texts"].tolist()
-        vectors = np.asarray(sentences["vectors"], dtype=np.float32)
+        bm25 = load_bm25(stored.build_dir, min(len(stored.chunks), BM25_TOP_K))
+        texts, vectors = load_sentence_table(stored.build_dir / "sentences.npz")
     except Exception as error:  # noqa: BLE001 - a damaged zip/JSON/pickle raises many types
         _release(resources)
         first_line = str(error).splitlines()[0] if str(error) else ""
@@ -286,8 +276,6 @@ def _writable(path: Path) -> bool:
 def _server_failure(settings: Settings, error: Exception, collection: str) -> Exception:
     """Turn a failed Chroma server call into IndexUnavailableError with a one-line reason."""
     from chromadb.errors import NotFoundError
-
-    from index.store import connection_reason, is_connection_error, unreachable_message
 
     if is_connection_error(error):
         return IndexUnavailableError(

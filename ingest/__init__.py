@@ -1,16 +1,26 @@
-"""Ingest: fetch pages (live URL, local files, or the bundled snapshot), parse, chunk."""
+"""Ingest: fetch documents (the bundled snapshot, files, live URLs, crawls), parse, chunk.
+
+Two entry functions:
+- ingest() runs the stages once over the sources it is given and returns the sections
+  and chunks (tests and benchmarks build indexes from it);
+- update() (ingest/update.py) keeps an index in step with its source registry: it is
+  what `python -m ingest` and its add / refresh / remove commands run.
+"""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.chunk import chunk_sections
-from ingest.fetch import Fetcher, FetchOptions, SourceError, read_path
+from ingest.errors import SourceError
+from ingest.fetch import Fetcher, FetchOptions, read_path
 from ingest.parse import parse_page
+from ingest.snapshot import snapshot_pages
+from ingest.sources import PageRecord, Source, bundled_source, normalise_location, source_id
 from records import Chunk, Page, Section
-from settings import SNAPSHOT_DIR
+
+__all__ = ["Ingested", "SourceError", "ingest", "snapshot_pages"]
 
 
 @dataclass
@@ -22,33 +32,31 @@ class Ingested:
     chunks: list[Chunk] = field(default_factory=list)
     errors: list[SourceError] = field(default_factory=list)
     section_counts: dict[str, int] = field(default_factory=dict)  # by page source
+    origins: dict[str, str] = field(default_factory=dict)  # page source -> the source named
+    cited: dict[str, str] = field(default_factory=dict)  # page source -> the URL sections cite
 
     def sources(self) -> list[dict]:
-        """The manifest's record of each page: where it came from, when, and its sections."""
-        return [
-            {
-                "source": page.source,
-                "url": page.url,
-                "fetched_at": page.fetched_at,
-                "sections": self.section_counts.get(page.source, 0),
-            }
-            for page in self.pages
-        ]
-
-
-def snapshot_pages(snapshot_dir: Path = SNAPSHOT_DIR) -> list[Page]:
-    """Return the bundled archive snapshot as pages, each under its live URL from the manifest."""
-    manifest_path = snapshot_dir / "manifest.json"
-    if not manifest_path.exists():
-        raise SourceError(
-            str(snapshot_dir), "bundled snapshot missing (data/snapshot/manifest.json)"
-        )
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    pages = []
-    for entry in manifest["pages"]:
-        (page,) = read_path(snapshot_dir / entry["file"])
-        pages.append(Page(page.source, entry["url"], page.html, entry["captured"]))
-    return pages
+        """The manifest's record of each source: where it came from, when, its pages."""
+        by_location: dict[str, Source] = {}
+        for page in self.pages:
+            named = self.origins.get(page.source, page.source)
+            if named == "bundled":
+                source = by_location.setdefault(named, bundled_source())
+            else:
+                location = normalise_location(named)
+                source = by_location.setdefault(
+                    location, Source(id=source_id(location), location=location, kind=page.kind)
+                )
+            sections = self.section_counts.get(page.source, 0)
+            source.pages.append(
+                PageRecord(url=page.url, kind=page.kind, cited_as=self.cited.get(page.source, ""),
+                           source=page.source, fetched_at=page.fetched_at, sections=sections)
+            )  # fmt: skip
+            source.sections += sections
+            source.fetched_at = max(source.fetched_at, page.fetched_at)
+            if source.kind != page.kind:
+                source.kind = "mixed"
+        return [source.to_dict() for source in by_location.values()]
 
 
 def ingest(
@@ -68,10 +76,14 @@ def ingest(
 
     result = Ingested()
     if not urls and not paths:
-        result.pages.extend(snapshot_pages())
+        for page in snapshot_pages():
+            result.pages.append(page)
+            result.origins[page.source] = "bundled"
     for path in tqdm(paths or [], desc="read", unit="path", disable=not progress or not paths):
         try:
-            result.pages.extend(read_path(Path(path)))
+            for page in read_path(Path(path)):
+                result.pages.append(page)
+                result.origins[page.source] = str(path)
         except SourceError as error:
             result.errors.append(error)
     if urls:
@@ -94,6 +106,7 @@ def ingest(
             continue
         result.sections.extend(sections)
         result.section_counts[page.source] = len(sections)
+        result.cited[page.source] = sections[0].page_url
         parsed_pages.append(page)
     result.pages = parsed_pages
     result.chunks = chunk_sections(result.sections, count_tokens, max_tokens)

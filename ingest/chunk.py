@@ -2,7 +2,7 @@
 
 A chunk is whole blocks of one section (a paragraph, a list item, a table row), packed in
 order up to the model's limit, so a passage holds a sub-topic's neighbouring items and the
-answer composer picks sentences from them. (On eval/questions.jsonl, packed sections, 69
+answer composer picks sentences from them. (On the team's 199 eval questions, packed sections, 69
 chunks, rank the answer's passage first for 84% of questions; one item per chunk, 138
 chunks, for 79%.) A block too long for the model on its own is cut at sentence ends.
 Each chunk's id hashes its source, heading path and text, so re-ingest can skip unchanged

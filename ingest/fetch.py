@@ -1,69 +1,108 @@
-"""Fetch bulletin pages from the web or from disk as raw HTML: the first ingest stage.
+"""Fetch documents (HTML pages and PDFs) from the web or from disk: the first ingest stage.
 
-`fetch_url` / `Fetcher.fetch` download one page politely (robots.txt, a per-host delay,
-retries with backoff, a size cap, same-site redirects only, an optional on-disk cache with
-conditional requests); `read_path` reads saved .html files. Both return `records.Page` and
-report every failure as a `SourceError` whose message is fit to show the user.
+`Fetcher.fetch` downloads one document politely (robots.txt, a per-host gap that grows
+with the host's response time and honours Crawl-delay, retries with backoff, a size cap,
+same-site redirects only, conditional requests when the last copy is known);
+`read_path` reads saved files. Both return `records.Page` and report every failure as a
+`SourceError` whose message is fit to show the user. Which formats exist, and how each
+is recognised, is ingest/formats.py's table.
 """
 
 from __future__ import annotations
 
 import codecs
-import hashlib
-import json
 import logging
-import os
 import re
-import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 from urllib.robotparser import RobotFileParser
 
 import httpx
 
+from ingest import formats
+from ingest.errors import SourceError
 from records import Page
+from settings import Settings
+
+__all__ = [
+    "AlreadyFetched",
+    "Clock",
+    "FetchOptions",
+    "Fetcher",
+    "SourceError",
+    "fetch_url",
+    "read_path",
+]
 
 log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
 DEFAULT_MAX_BYTES = 5 * MiB
+DEFAULT_MAX_DOCUMENT_BYTES = 25 * MiB
 MAX_REDIRECTS = 5
-HTML_TYPES = ("text/html", "application/xhtml+xml")
-HTML_SUFFIXES = (".html", ".htm")
 REDIRECT_CODES = (301, 302, 303, 307, 308)
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks crawlers to parse at least 500 KiB
+# A robots.txt Crawl-delay is honoured up to this; a site asking for an hour per page
+# would otherwise make one refresh run for days.
+MAX_CRAWL_DELAY_S = 60.0
 
 # Bytes a page's first 2 KB may declare its charset with: <meta charset="x"> or
 # <meta http-equiv="Content-Type" content="text/html; charset=x">.
 _META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([a-z0-9_.:-]+)""", re.I)
 _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([a-z0-9_.:-]+)""", re.I)
-# Tags that make a file with an unknown extension count as HTML.
-_HTML_TAG = re.compile(rb"<(?:!doctype\s+html|html|body|h[1-6]|p)[\s>/]", re.I)
 
 
-class SourceError(Exception):
-    """A page or file that cannot be ingested, with a reason fit to show the user."""
+class Clock(Protocol):
+    """What the fetcher waits with: a monotonic time and a sleep (tests pass a recording one)."""
 
-    def __init__(self, source: str, reason: str) -> None:
-        super().__init__(f"{source}: {reason}")
-        self.source = source
-        self.reason = reason
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
 
 
 @dataclass
 class FetchOptions:
-    """How politely and how patiently pages are downloaded."""
+    """How politely and how patiently documents are downloaded (defaults: settings.py's)."""
 
     timeout: float = 10.0  # seconds per request, body included
-    max_bytes: int = DEFAULT_MAX_BYTES
-    delay: float = 1.0  # seconds between two requests to the same host
+    max_bytes: int = DEFAULT_MAX_BYTES  # an HTML page
+    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES  # a binary document (a PDF)
+    delay: float = 0.02  # least gap in seconds between two requests to the same host
+    delay_factor: float = 4.0  # ... and at least this many times its last response time
     retries: int = 3  # attempts in all (the first included) on timeouts, 5xx and 429
     backoff: float = 0.5  # wait before the 2nd attempt; doubles for each one after
     user_agent: str = "cpitg-assistant/0.1 (+bulletin archive indexer)"
-    cache_dir: Path | None = None
     respect_robots: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FetchOptions:
+        """The options the settings ask for."""
+        return cls(
+            timeout=settings.fetch_timeout_s,
+            max_bytes=settings.html_max_bytes,
+            max_document_bytes=settings.pdf_max_bytes,
+            delay=settings.crawl_delay_s,
+            delay_factor=settings.crawl_delay_factor,
+            retries=settings.fetch_retries,
+        )
+
+
+class AlreadyFetched(SourceError):
+    """A redirect to a page the caller has already fetched (a crawl fetches each page once)."""
 
 
 class _RetryableStatus(Exception):
@@ -75,23 +114,31 @@ class _RetryableStatus(Exception):
 
 
 class Fetcher:
-    """Download pages over one HTTP connection pool, remembering robots.txt and timings.
+    """Download documents over one HTTP connection pool, remembering robots.txt and timings.
 
     Not thread-safe: use one Fetcher per thread. Close it (or use it as a context
     manager) to release the connections.
     """
 
-    def __init__(self, options: FetchOptions, *, allowed_hosts: set[str] | None = None) -> None:
+    def __init__(
+        self,
+        options: FetchOptions,
+        *,
+        allowed_hosts: set[str] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.options = options
         # Without allowed_hosts, each fetch stays on its own URL's host.
         self.allowed_hosts = {h.lower() for h in allowed_hosts} if allowed_hosts else None
+        self.clock = clock or SystemClock()
         self._client = httpx.Client(
             timeout=httpx.Timeout(options.timeout),
             headers={"User-Agent": options.user_agent},
             follow_redirects=False,  # redirects are followed by hand, to keep them on site
         )
         self._robots: dict[str, RobotFileParser] = {}  # by origin, scheme://host:port
-        self._last_request: dict[str, float] = {}  # by host, time.monotonic()
+        self._last_request: dict[str, float] = {}  # by host: when the last request ended
+        self._last_latency: dict[str, float] = {}  # by host: how long it took
 
     def __enter__(self) -> Fetcher:
         return self
@@ -103,58 +150,107 @@ class Fetcher:
         """Close the HTTP connections."""
         self._client.close()
 
-    def fetch(self, url: str) -> Page:
-        """Download one HTML page and return it, or raise SourceError saying why not."""
+    def fetch(
+        self,
+        url: str,
+        known: Page | None = None,
+        *,
+        seen: Callable[[str], bool] | None = None,
+    ) -> Page:
+        """Download one document and return it, or raise SourceError saying why not.
+
+        known is the last copy of this URL: its ETag / Last-Modified go with the request,
+        and when the server answers 304 Not Modified, known comes back (its fetched_at
+        renewed) without a body being sent. seen(url) says whether a redirect target was
+        fetched already: such a redirect is not followed (AlreadyFetched is raised).
+        """
         current = _parse_http_url(url)
         allowed = self.allowed_hosts or {current.host}
         if current.host not in allowed:
             raise SourceError(url, f"{current.host} is not one of the allowed sites")
-        cached = _load_cache(self.options.cache_dir, url)
 
         for _ in range(MAX_REDIRECTS + 1):
             if self.options.respect_robots and not self._robots_allow(current):
                 raise SourceError(url, "blocked by robots.txt")
             headers: dict[str, str] = {}
-            if cached and cached["final_url"] == str(current):
-                headers = _validators(cached)
-            response, body = self._get(url, current, headers)
+            if known is not None and known.url == str(current):
+                headers = _validators(known)
+            response, body, fmt = self._get(url, current, headers)
 
             if response.status_code in REDIRECT_CODES:
                 current = _redirect_target(url, current, response, allowed)
+                if seen is not None and seen(str(current)):
+                    raise AlreadyFetched(url, f"redirects to {current}, fetched already")
                 continue
-            if response.status_code == 304 and headers:
-                return _page_from_cache(self.options.cache_dir, url, cached, response)
+            if response.status_code == 304 and headers and known is not None:
+                return replace(
+                    known,
+                    source=url,
+                    fetched_at=_now(),
+                    etag=response.headers.get("etag", known.etag),
+                    last_modified=response.headers.get("last-modified", known.last_modified),
+                )
             if not response.is_success:
-                raise SourceError(url, _status_text(response))
+                raise SourceError(url, _status_text(response), response.status_code)
             if not body.strip():
                 raise SourceError(url, "empty page")
-
+            assert fmt is not None  # a 2xx body always comes with its format
             content_type = response.headers.get("content-type", "")
-            final_url = str(current)
-            fetched_at = _now()
-            if self.options.cache_dir is not None:
-                meta = {
-                    "url": url,
-                    "final_url": final_url,
-                    "etag": response.headers.get("etag"),
-                    "last_modified": response.headers.get("last-modified"),
-                    "fetched_at": fetched_at,
-                    "content_type": content_type,
-                }
-                _save_cache(self.options.cache_dir, url, meta, body)
+            validators = {
+                "etag": response.headers.get("etag"),
+                "last_modified": response.headers.get("last-modified"),
+            }
+            if fmt.binary:
+                if not fmt.sniff(body[:1024], current.path.lower()):
+                    raise SourceError(url, f"served as {fmt.label} but is not one")
+                return Page(url, str(current), "", _now(), fmt.kind, body, **validators)
             html = _decode(body, _charset_from_content_type(content_type))
-            return Page(source=url, url=final_url, html=html, fetched_at=fetched_at)
+            return Page(url, str(current), html, _now(), fmt.kind, **validators)
 
         raise SourceError(url, f"too many redirects (more than {MAX_REDIRECTS})")
 
+    def sitemaps(self, url: str) -> list[str]:
+        """The sitemaps robots.txt names for url's site (read once per site; [] if none)."""
+        return list(self._robots_for(_parse_http_url(url)).site_maps() or [])
+
+    def get_text(self, url: str, max_bytes: int = DEFAULT_MAX_BYTES) -> str | None:
+        """Download a small text resource (a sitemap), or None when it is not there.
+
+        Politeness and robots.txt apply as to any fetch; nothing here raises.
+        """
+        try:
+            current = _parse_http_url(url)
+            if self.options.respect_robots and not self._robots_allow(current):
+                return None
+            self._wait_politely(current.host)
+            started = self.clock.monotonic()
+            try:
+                response = self._client.get(current, follow_redirects=True)
+            finally:
+                self._record(current.host, started)
+        except (SourceError, httpx.HTTPError):
+            return None
+        if not response.is_success or len(response.content) > max_bytes:
+            return None
+        return response.text
+
+    def allowed_by_robots(self, url: str) -> bool:
+        """Whether robots.txt lets us fetch url (always, when robots are not respected)."""
+        if not self.options.respect_robots:
+            return True
+        return self._robots_allow(_parse_http_url(url))
+
     def _robots_allow(self, url: httpx.URL) -> bool:
         """Return whether robots.txt lets our user agent fetch url (read once per origin)."""
+        return self._robots_for(url).can_fetch(self.options.user_agent, str(url))
+
+    def _robots_for(self, url: httpx.URL) -> RobotFileParser:
         origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
         parser = self._robots.get(origin)
         if parser is None:
             parser = self._read_robots(origin)
             self._robots[origin] = parser
-        return parser.can_fetch(self.options.user_agent, str(url))
+        return parser
 
     def _read_robots(self, origin: str) -> RobotFileParser:
         """Download and parse origin's robots.txt; a missing or unreadable one allows all."""
@@ -162,6 +258,7 @@ class Fetcher:
         parser = RobotFileParser(robots_url)
         host = httpx.URL(robots_url).host
         self._wait_politely(host)
+        started = self.clock.monotonic()
         try:
             # One attempt, no retries; robots.txt may redirect (e.g. http -> https).
             with self._client.stream("GET", robots_url, follow_redirects=True) as response:
@@ -177,7 +274,7 @@ class Fetcher:
             parser.allow_all = True
             return parser
         finally:
-            self._last_request[host] = time.monotonic()
+            self._record(host, started)
         if status >= 500:
             log.warning(
                 "could not read %s (HTTP %d); assuming everything is allowed", robots_url, status
@@ -192,19 +289,22 @@ class Fetcher:
 
     def _get(
         self, source: str, url: httpx.URL, headers: dict[str, str]
-    ) -> tuple[httpx.Response, bytes]:
-        """GET url with retries and backoff; return the response and, for a 2xx, its body."""
+    ) -> tuple[httpx.Response, bytes, formats.Format | None]:
+        """GET url with retries and backoff: the response, a 2xx's body and its format."""
         attempts = max(1, self.options.retries)
         for attempt in range(1, attempts + 1):
             if attempt > 1:
-                time.sleep(self.options.backoff * 2 ** (attempt - 2))
+                self.clock.sleep(self.options.backoff * 2 ** (attempt - 2))
             self._wait_politely(url.host)
+            started = self.clock.monotonic()
             try:
                 return self._get_once(source, url, headers)
             except _RetryableStatus as exc:
                 if attempt == attempts:
                     raise SourceError(
-                        source, f"{_status_text(exc.response)} after {_attempts(attempts)}"
+                        source,
+                        f"{_status_text(exc.response)} after {_attempts(attempts)}",
+                        exc.response.status_code,
                     ) from None
             except httpx.TimeoutException:
                 if attempt == attempts:
@@ -223,27 +323,31 @@ class Fetcher:
             except httpx.HTTPError as exc:  # e.g. a body that fails to gunzip: no retry
                 raise SourceError(source, f"bad response ({exc})") from None
             finally:
-                self._last_request[url.host] = time.monotonic()
+                self._record(url.host, started)
         raise AssertionError("unreachable")  # the loop returns or raises
 
     def _get_once(
         self, source: str, url: httpx.URL, headers: dict[str, str]
-    ) -> tuple[httpx.Response, bytes]:
-        """Make one GET; read an HTML 2xx body within the size cap and time limit."""
-        max_bytes = self.options.max_bytes
+    ) -> tuple[httpx.Response, bytes, formats.Format | None]:
+        """Make one GET; read a 2xx body of a known format within its size cap and time."""
         # httpx's timeout bounds each read; this deadline bounds the whole download.
-        deadline = time.monotonic() + self.options.timeout
+        deadline = self.clock.monotonic() + self.options.timeout
         with self._client.stream("GET", url, headers=headers) as response:
             if response.status_code >= 500 or response.status_code == 429:
                 raise _RetryableStatus(response)
             if not response.is_success:
-                return response, b""
+                return response, b"", None
             content_type = response.headers.get("content-type", "")
-            if content_type.split(";")[0].strip().lower() not in HTML_TYPES:
+            fmt = formats.by_content_type(content_type)
+            if fmt is None and content_type.split(";")[0].strip().lower() in formats.UNTYPED:
+                fmt = formats.by_suffix(url.path)
+            if fmt is None:
                 raise SourceError(
-                    source, f"not an HTML page (content-type: {content_type or 'none'})"
+                    source,
+                    f"not an {formats.labels()} (content-type: {content_type or 'none'})",
                 )
-            too_big = f"page larger than {_size(max_bytes)} cap"
+            max_bytes = self.options.max_document_bytes if fmt.binary else self.options.max_bytes
+            too_big = f"{'file' if fmt.binary else 'page'} larger than {_size(max_bytes)} cap"
             length = response.headers.get("content-length", "")
             if length.isdigit() and int(length) > max_bytes:
                 raise SourceError(source, too_big)
@@ -252,58 +356,98 @@ class Fetcher:
                 body += chunk
                 if len(body) > max_bytes:
                     raise SourceError(source, too_big)
-                if time.monotonic() > deadline:
+                if self.clock.monotonic() > deadline:
                     raise httpx.ReadTimeout("whole download too slow", request=response.request)
-            return response, bytes(body)
+            return response, bytes(body), fmt
+
+    def _record(self, host: str, started: float) -> None:
+        """Note when a request to host ended and how long it took, for the next gap."""
+        now = self.clock.monotonic()
+        self._last_request[host] = now
+        self._last_latency[host] = max(0.0, now - started)
+
+    def gap(self, host: str) -> float:
+        """Seconds to leave between the last request to host and the next one.
+
+        The largest of: the least gap (delay), delay_factor times the host's last response
+        time, and the site's robots.txt Crawl-delay (up to MAX_CRAWL_DELAY_S).
+        """
+        gap = max(self.options.delay, self.options.delay_factor * self._last_latency.get(host, 0))
+        for origin, parser in self._robots.items():
+            if httpx.URL(origin).host == host:
+                asked = parser.crawl_delay(self.options.user_agent)
+                if asked is not None:
+                    gap = max(gap, min(float(asked), MAX_CRAWL_DELAY_S))
+        return gap
 
     def _wait_politely(self, host: str) -> None:
-        """Sleep until `delay` seconds have passed since the last request to host."""
+        """Sleep until the gap has passed since the last request to host."""
         last = self._last_request.get(host)
         if last is not None:
-            remaining = self.options.delay - (time.monotonic() - last)
+            remaining = self.gap(host) - (self.clock.monotonic() - last)
             if remaining > 0:
-                time.sleep(remaining)
+                self.clock.sleep(remaining)
 
 
 def fetch_url(url: str, options: FetchOptions, *, allowed_hosts: set[str] | None = None) -> Page:
-    """Download one HTML page with a throwaway Fetcher (use a Fetcher for many pages)."""
+    """Download one document with a throwaway Fetcher (use a Fetcher for many)."""
     with Fetcher(options, allowed_hosts=allowed_hosts) as fetcher:
         return fetcher.fetch(url)
 
 
-def read_path(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Page]:
-    """Read one saved HTML file, or every .html/.htm file under a folder in sorted order."""
+def read_path(
+    path: Path,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
+) -> list[Page]:
+    """Read one saved HTML or PDF file, or every such file under a folder in sorted order."""
     if not path.exists():
         raise SourceError(str(path), "no such file or folder")
     if path.is_dir():
         files = sorted(
-            (p for p in path.rglob("*") if p.suffix.lower() in HTML_SUFFIXES and p.is_file()),
+            (
+                p
+                for p in path.rglob("*")
+                if p.suffix.lower() in formats.all_suffixes() and p.is_file()
+            ),
             key=lambda p: p.relative_to(path).as_posix(),
         )
         if not files:
-            raise SourceError(str(path), "no .html files in folder")
-        return [_read_file(p, max_bytes) for p in files]
-    return [_read_file(path, max_bytes)]
+            raise SourceError(str(path), f"no {_folder_kinds()} files in folder")
+        return [_read_file(p, max_bytes, max_document_bytes) for p in files]
+    return [_read_file(path, max_bytes, max_document_bytes)]
 
 
-def _read_file(path: Path, max_bytes: int) -> Page:
-    """Read one file as a Page, checking its size and that it is HTML."""
+def _folder_kinds() -> str:
+    """ ".html or .pdf": the endings a folder is searched for."""
+    return " or ".join(f.suffixes[0] for f in formats.FORMATS)
+
+
+def _read_file(path: Path, max_bytes: int, max_document_bytes: int) -> Page:
+    """Read one file as a Page of the format its bytes (or else its name) show."""
     source = str(path)
     try:
-        if path.stat().st_size > max_bytes:
-            raise SourceError(source, f"file larger than {_size(max_bytes)} cap")
+        size = path.stat().st_size
+        head = path.open("rb").read(64 * 1024) if size else b""
+    except OSError as exc:
+        raise SourceError(source, f"could not read file ({exc.strerror or exc})") from None
+    if not head.strip():
+        raise SourceError(source, "empty file")
+    fmt = formats.sniff(head, path.suffix)
+    if fmt is None:
+        raise SourceError(source, f"not an {formats.labels()} file")
+    cap = max_document_bytes if fmt.binary else max_bytes
+    if size > cap:
+        raise SourceError(source, f"file larger than {_size(cap)} cap")
+    try:
         body = path.read_bytes()
     except OSError as exc:
         raise SourceError(source, f"could not read file ({exc.strerror or exc})") from None
-    if not body.strip():
-        raise SourceError(source, "empty file")
-    head = body[: 64 * 1024]
-    # NUL bytes mean binary (a PDF saved as .html); without a .html name, tags must show.
-    if b"\0" in head or (path.suffix.lower() not in HTML_SUFFIXES and not _HTML_TAG.search(head)):
-        raise SourceError(source, "not an HTML file")
-    return Page(
-        source=source, url=path.resolve().as_uri(), html=_decode(body, None), fetched_at=_now()
-    )
+    url = path.resolve().as_uri()
+    if fmt.binary:
+        return Page(source, url, "", _now(), fmt.kind, body)
+    return Page(source, url, _decode(body, None), _now(), fmt.kind)
 
 
 def _parse_http_url(url: str) -> httpx.URL:
@@ -394,74 +538,10 @@ def _codec(label: str | None) -> str | None:
     return "cp1252" if name in ("iso8859-1", "latin-1", "ascii") else name
 
 
-# --- on-disk cache ------------------------------------------------------------------------
-
-
-def _cache_paths(cache_dir: Path, url: str) -> tuple[Path, Path]:
-    key = hashlib.sha256(url.encode("utf-8")).hexdigest()
-    return cache_dir / f"{key}.html", cache_dir / f"{key}.json"
-
-
-def _load_cache(cache_dir: Path | None, url: str) -> dict | None:
-    """Return url's cached metadata with its body, or None if absent or unusable."""
-    if cache_dir is None:
-        return None
-    body_path, meta_path = _cache_paths(cache_dir, url)
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        body = body_path.read_bytes()
-    except (OSError, ValueError):
-        return None
-    # The two files are replaced one after the other; a crash in between leaves a mismatch.
-    if not isinstance(meta, dict) or meta.get("sha256") != hashlib.sha256(body).hexdigest():
-        return None
-    return {**meta, "body": body}
-
-
-def _validators(cached: dict) -> dict[str, str]:
+def _validators(known: Page) -> dict[str, str]:
     headers = {}
-    if cached.get("etag"):
-        headers["If-None-Match"] = cached["etag"]
-    if cached.get("last_modified"):
-        headers["If-Modified-Since"] = cached["last_modified"]
+    if known.etag:
+        headers["If-None-Match"] = known.etag
+    if known.last_modified:
+        headers["If-Modified-Since"] = known.last_modified
     return headers
-
-
-def _page_from_cache(
-    cache_dir: Path | None, url: str, cached: dict, response: httpx.Response
-) -> Page:
-    """Return the cached page after a 304, recording the new fetch time."""
-    assert cache_dir is not None  # only called when validators were sent
-    body = cached.pop("body")
-    cached["fetched_at"] = _now()
-    # A 304 may carry fresher validators.
-    cached["etag"] = response.headers.get("etag", cached.get("etag"))
-    cached["last_modified"] = response.headers.get("last-modified", cached.get("last_modified"))
-    _save_cache(cache_dir, url, cached, None)
-    html = _decode(body, _charset_from_content_type(cached.get("content_type") or ""))
-    return Page(source=url, url=cached["final_url"], html=html, fetched_at=cached["fetched_at"])
-
-
-def _save_cache(cache_dir: Path, url: str, meta: dict, body: bytes | None) -> None:
-    """Write the body (unless None: unchanged) and metadata; a failure only logs."""
-    body_path, meta_path = _cache_paths(cache_dir, url)
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        if body is not None:
-            meta = {**meta, "sha256": hashlib.sha256(body).hexdigest()}
-            _write_atomic(body_path, body)
-        _write_atomic(meta_path, json.dumps(meta, indent=2).encode("utf-8"))
-    except OSError as exc:
-        log.warning("could not write the page cache for %s (%s)", url, exc)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write data to path via a temp file in the same folder, so readers never see half."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

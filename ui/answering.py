@@ -50,7 +50,7 @@ class AnswerService:
         """Answer one question in a worker thread once a slot is free, and log it.
 
         Raises what assistant.ask raises: BadQuestionError for bad input, the index
-        errors (index.store.IndexError_) when the index cannot answer.
+        errors (index.errors.IndexError_) when the index cannot answer.
         """
         work = partial(self.answer_now, question, channel, list(history or []), seasons, topic)
         return await anyio.to_thread.run_sync(work, limiter=self.limiter)

@@ -24,7 +24,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
 from assistant import MAX_QUESTION_CHARS, BadQuestionError, get_index
-from index.store import IndexError_, check_server
+from index.chroma import check_server
+from index.errors import IndexError_
 from ui.answering import AnswerService
 
 log = logging.getLogger("cpitg.app")

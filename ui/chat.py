@@ -18,8 +18,8 @@ import gradio as gr
 
 from assistant import BadQuestionError, get_index
 from assistant.feedback import FeedbackRecord, FeedbackStore
+from index.errors import IndexError_
 from index.search import IndexUnavailableError
-from index.store import IndexError_
 from ui import render
 from ui.answering import AnswerService
 from ui.facts import IndexFacts

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from index.store import StoredIndex
+from index.builds import StoredIndex
 
 
 @dataclass(frozen=True)

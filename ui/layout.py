@@ -24,6 +24,7 @@ from ui.review import (
     sections_panel,
     status_panel,
 )
+from ui.sources import sources_panel
 
 TITLE = "CP ITG bulletin assistant"
 HEADER = (
@@ -220,14 +221,15 @@ def desk_panels(
     """Build the review desk's panels, one tab each, in the order they appear.
 
     Each panel function places its tab, wires its events (every handler checks
-    `unlocked`) and returns a Panel, loaded when the desk is unlocked. A new panel (the
-    Sources panel, ui/sources.py) is one more line here.
+    `unlocked`) and returns a Panel, loaded when the desk is unlocked. A new panel is one
+    more line here.
     """
     return [
         feedback_panel(review, facts, unlocked),
         gaps_panel(gaps, unlocked),
         status_panel(review, unlocked),
         sections_panel(review, facts, unlocked),
+        sources_panel(review.settings, unlocked),
     ]
 
 

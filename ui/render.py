@@ -27,6 +27,7 @@ SEP = " › "
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~$<>-])")
 _MD_ORDERED = re.compile(r"^(\s*\d+)\.", re.MULTILINE)  # "3. " would start a list
 _CITE = re.compile(r"\\\[(\d+)\\\]")
+_PDF_PAGE = re.compile(r"#page=(\d+)$")  # the anchor only PDF citations carry
 
 PENDING = "_Searching the bulletins…_"
 HEDGED_BADGE = "Partly answered"
@@ -57,6 +58,7 @@ CSS = """
 }
 .cpitg-badge.cpitg-overview { border-style: dashed; }
 .cpitg-path { font-weight: 600; }
+.cpitg-pdf { font-size: .8rem; color: var(--body-text-color-subdued); }
 .cpitg-passage {
   position: relative; margin: .5rem 0; padding-left: .7rem;
   border-left: 3px solid var(--border-color-primary);
@@ -364,17 +366,29 @@ def _link(url: object, label: str = "Open this section on the CP ITG page ↗") 
     )
 
 
+def pdf_page(url: object) -> int | None:
+    """The page a PDF citation points at ("...bulletin.pdf#page=3" -> 3), else None."""
+    match = _PDF_PAGE.search(url) if isinstance(url, str) else None
+    return int(match.group(1)) if match else None
+
+
 def source_card(citation: Mapping) -> str:
-    """One citation as a card: [n], season badge, heading path, highlighted passage, link."""
+    """One citation as a card: [n], season badge, heading path, highlighted passage, link.
+
+    A PDF bulletin's card says "PDF, page N", and its link opens the PDF at that page.
+    """
     n = int(citation.get("n", 0))
     path = SEP.join(citation.get("heading_path") or [])
+    page = pdf_page(citation.get("url"))
+    where = f'<span class="cpitg-pdf">PDF, page {page}</span>' if page else ""
+    label = f"Open the PDF at page {page} ↗" if page else "Open this section on the CP ITG page ↗"
     return (
         f'<article class="cpitg-card" id="cpitg-source-{n}" data-n="{n}">'
         f'<header><span class="cpitg-n">[{n}]</span>{_badge(citation.get("season", ""))}'
-        f'<span class="cpitg-path">{escape(path)}</span></header>'
+        f'<span class="cpitg-path">{escape(path)}</span>{where}</header>'
         f'<div class="cpitg-passage">'
         f"{highlight(citation.get('text', ''), citation.get('sentences') or [])}</div>"
-        f"{_link(citation.get('url'))}"
+        f"{_link(citation.get('url'), label)}"
         "</article>"
     )
 

@@ -25,8 +25,8 @@ import gradio as gr
 
 from assistant import get_index
 from assistant.feedback import CANDIDATE_TYPES, FeedbackError, FeedbackStore
+from index.builds import StoredIndex, read_index
 from index.search import IndexUnavailableError
-from index.store import StoredIndex, read_index
 from settings import Settings
 from ui import render
 from ui.facts import IndexFacts

@@ -147,7 +147,7 @@ def test_the_body_is_capped_whether_or_not_its_length_is_declared(http: httpx.Cl
 
 
 def test_health_names_the_build_its_counts_and_model(http: httpx.Client, snapshot_settings) -> None:
-    from index.store import read_index
+    from index.builds import read_index
 
     manifest = read_index(snapshot_settings.index_dir).manifest
     response = http.get("/api/health")

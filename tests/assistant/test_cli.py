@@ -253,6 +253,14 @@ def test_missing_batch_file_is_bad_input(
         ('{"question": "What is EPS?"}\n', 'each line needs {"id", "question"}'),
         ('{"id": 1, "question": 5}\n', 'each line needs {"id", "question"}'),
         ('["id", "question"]\n', 'each line needs {"id", "question"}'),
+        (
+            '{"id": 1, "question": "and in winter?", "history": "NHS App?"}\n',
+            "history must be a list of earlier questions",
+        ),
+        (
+            '{"id": 1, "question": "What is EPS?", "season": 2021}\n',
+            "season must be a season name or a list of them",
+        ),
     ],
 )
 def test_batch_lines_need_id_and_question(
@@ -263,6 +271,38 @@ def test_batch_lines_need_id_and_question(
     code = main(["ask", "--batch", str(batch), "--json"])
     out, err = capsys.readouterr()
     assert (code, out, err) == (2, "", f"error: {batch}:1: {problem}\n")
+
+
+@pytest.mark.parametrize("content", ["", "\n\n  \n"])
+def test_empty_batch_file_is_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str
+) -> None:
+    batch = tmp_path / "empty.jsonl"
+    batch.write_text(content, encoding="utf-8")
+    code = main(["ask", "--batch", str(batch), "--json"])
+    out, err = capsys.readouterr()
+    assert (code, out, err) == (2, "", f"error: {batch} holds no questions\n")
+
+
+def test_batch_lines_carry_history_and_season(
+    snapshot_index_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chain = ["How many people use the NHS App?", "and in the autumn update?"]
+    lines = [
+        {"id": "a", "question": "and in winter?", "history": chain},
+        {"id": "b", "question": "What is EPS?", "season": "Autumn 2021"},
+        {"id": "c", "question": "What is EPS?", "season": ["Summer 2021"]},
+    ]
+    batch = tmp_path / "chain.jsonl"
+    batch.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    code = main(["ask", "--batch", str(batch), "--json", "--index-dir", str(snapshot_index_dir)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    winter, autumn, summer = (json.loads(line) for line in out.splitlines())
+    assert winter["status"] == "answered", winter["answer"]
+    assert "16 million users" in winter["answer"] and winter["as_of"] == "Winter 2021"
+    assert {r["season"] for r in autumn["retrieved"]} == {"Autumn 2021"}
+    assert {r["season"] for r in summer["retrieved"]} == {"Summer 2021"}
 
 
 def test_unknown_flag_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,23 +1,36 @@
-"""Tests for the evaluation question set and its validator."""
+"""Tests for the question set: the pool and its sealed split, the fitting loader, the validator.
+
+The pool is the three splits together. These tests read the test split only as data to
+count, checksum and re-deal (never to tune anything); the validator's own tests mutate
+items taken from the train split.
+"""
 
 from __future__ import annotations
 
 import copy
-import importlib.util
-import sys
+import shutil
 from collections import Counter
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from eval import split as splitter
+from eval import validate as validator
+from eval.dataset import (
+    SPLIT_PATHS,
+    SPLITS,
+    SealedSplitError,
+    load_for_fitting,
+    sealed_checksum,
+)
+
 ROOT = Path(__file__).resolve().parents[2]
-VALIDATOR_PATH = ROOT / "eval" / "validate.py"
-QUESTIONS_PATH = ROOT / "eval" / "questions.jsonl"
+TRAIN_PATH = SPLIT_PATHS["train"]
 ARCHIVE_PATH = ROOT / "data" / "corpus" / "cp-itg-workstream-updates-archive.txt"
 
-MIN_ITEMS = 120
+MIN_ITEMS = 600
+MIN_UNANSWERABLE = 150
 MIN_PER_TYPE = {
     "factoid": 40,
     "temporal": 15,
@@ -25,21 +38,13 @@ MIN_PER_TYPE = {
     "acronym": 10,
     "multi_passage": 6,
     "followup": 10,
-    "unanswerable": 28,
+    "compound": 20,
+    "partial": 10,
+    "unanswerable": MIN_UNANSWERABLE,
 }
-
-
-def _load_validator() -> ModuleType:
-    """Import eval/validate.py by path; "eval" is not a package and shadows a builtin name."""
-    spec = importlib.util.spec_from_file_location("cp_itg_eval_validate", VALIDATOR_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-validator = _load_validator()
+SHARES = {"train": 0.6, "dev": 0.2, "test": 0.2}
+SHARE_TOLERANCE = 0.03  # each split within 3 points of its share
+MIN_PARAPHRASE_SHARE = 0.8  # answerable items sharing <= 3 consecutive words with their gold
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +54,21 @@ def archive_text() -> str:
 
 
 @pytest.fixture(scope="module")
-def items() -> list[dict[str, Any]]:
-    """Return the default question set."""
-    return validator.load_items(QUESTIONS_PATH)
+def splits() -> dict[str, list[dict[str, Any]]]:
+    """Each split's raw items, by split name."""
+    return {name: validator.load_items(SPLIT_PATHS[name]) for name in SPLITS}
+
+
+@pytest.fixture(scope="module")
+def pool(splits: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The whole question set: the three splits together."""
+    return [item for name in SPLITS for item in splits[name]]
+
+
+@pytest.fixture(scope="module")
+def items(splits: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The train split: the validator tests take their items from it."""
+    return splits["train"]
 
 
 def _first(items: list[dict[str, Any]], kind: str) -> dict[str, Any]:
@@ -59,33 +76,91 @@ def _first(items: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     return copy.deepcopy(next(item for item in items if item["type"] == kind))
 
 
-def test_default_set_validates_clean(items: list[dict[str, Any]], archive_text: str) -> None:
-    assert validator.validate(items, archive_text) == []
+# ---------------------------------------------------------------- the pool and its splits
 
 
-def test_main_exits_zero_on_default_set() -> None:
-    assert validator.main([]) == 0
+def test_pool_validates_clean(pool: list[dict[str, Any]], archive_text: str) -> None:
+    problems = validator.validate(pool, archive_text)
+    assert problems == [], f"{len(problems)} problem(s), first: {problems[:3]}"
 
 
-def test_size_and_type_minimums(items: list[dict[str, Any]]) -> None:
-    assert len(items) >= MIN_ITEMS
-    counts = Counter(item["type"] for item in items)
+def test_validator_main_exits_zero_on_train_and_dev() -> None:
+    assert validator.main([str(SPLIT_PATHS["train"])]) == 0
+    assert validator.main([str(SPLIT_PATHS["dev"])]) == 0
+
+
+def test_pool_size_and_type_minimums(pool: list[dict[str, Any]]) -> None:
+    assert len(pool) >= MIN_ITEMS
+    counts = Counter(item["type"] for item in pool)
     for kind, minimum in MIN_PER_TYPE.items():
         assert counts[kind] >= minimum, f"{kind}: {counts[kind]} < {minimum}"
 
 
-def test_every_season_appears(items: list[dict[str, Any]]) -> None:
-    seasons = {item["season"] for item in items}
-    for season in validator.ALLOWED_SEASONS:
-        assert season in seasons
+def test_every_voice_gap_and_season_appears(pool: list[dict[str, Any]]) -> None:
+    assert {item["voice"] for item in pool} == validator.VOICES
+    assert {item["gap"] for item in pool if item.get("gap")} == validator.GAPS
+    seasons = {item.get("season") for item in pool}
+    assert set(validator.ALLOWED_SEASONS) <= seasons
 
 
-def test_ids_unique(items: list[dict[str, Any]]) -> None:
-    ids = [item["id"] for item in items]
-    assert len(ids) == len(set(ids))
+def test_ids_unique_across_splits(splits: dict[str, list[dict[str, Any]]]) -> None:
+    ids = Counter(item["id"] for name in SPLITS for item in splits[name])
+    repeated = sorted(i for i, n in ids.items() if n > 1)
+    assert not repeated, f"ids in more than one place: {repeated[:10]}"
 
 
-@pytest.mark.parametrize("kind", ["factoid", "followup", "multi_passage", "unanswerable"])
+def test_splits_are_60_20_20(splits: dict[str, list[dict[str, Any]]]) -> None:
+    total = sum(len(items) for items in splits.values())
+    for name, share in SHARES.items():
+        got = len(splits[name]) / total
+        assert abs(got - share) <= SHARE_TOLERANCE, f"{name}: {got:.3f} of the pool, not {share}"
+
+
+def test_every_type_appears_in_every_split(splits: dict[str, list[dict[str, Any]]]) -> None:
+    for name, items in splits.items():
+        missing = validator.ALLOWED_TYPES - {item["type"] for item in items}
+        assert not missing, f"{name} lacks {sorted(missing)}"
+
+
+def test_split_is_deterministic(pool: list[dict[str, Any]], tmp_path: Path) -> None:
+    # Re-dealing the pool writes the same files byte for byte, and the same seal.
+    paths = splitter.write(splitter.split(pool), tmp_path)
+    for name in SPLITS:
+        assert paths[name].read_bytes() == SPLIT_PATHS[name].read_bytes(), name
+    assert (tmp_path / "SEALED").read_text().split()[0] == sealed_checksum()
+
+
+def test_most_questions_are_paraphrased(pool: list[dict[str, Any]]) -> None:
+    assert validator.paraphrase_share(pool) >= MIN_PARAPHRASE_SHARE
+
+
+# ---------------------------------------------------------------- fitting never reads test
+
+
+def test_fitting_refuses_the_test_split(tmp_path: Path) -> None:
+    with pytest.raises(SealedSplitError):
+        load_for_fitting("test")
+    with pytest.raises(SealedSplitError):
+        load_for_fitting(SPLIT_PATHS["test"])
+    with pytest.raises(SealedSplitError):
+        load_for_fitting(str(SPLIT_PATHS["test"]))
+    copy_of_test = tmp_path / "more_training_data.jsonl"
+    shutil.copyfile(SPLIT_PATHS["test"], copy_of_test)
+    with pytest.raises(SealedSplitError, match="sealed test split"):
+        load_for_fitting(copy_of_test)
+
+
+def test_fitting_accepts_train_and_dev() -> None:
+    assert len(load_for_fitting("train")) == len(validator.load_items(SPLIT_PATHS["train"]))
+    assert len(load_for_fitting(SPLIT_PATHS["dev"])) == len(
+        validator.load_items(SPLIT_PATHS["dev"])
+    )
+
+
+# ---------------------------------------------------------------- the validator
+
+
+@pytest.mark.parametrize("kind", sorted(validator.ALLOWED_TYPES))
 def test_unmutated_baseline_is_clean(
     items: list[dict[str, Any]], archive_text: str, kind: str
 ) -> None:

@@ -1,7 +1,7 @@
-"""Tests for the eval runner: the matching rule, the metrics, a real run, the report, the CLI.
+"""Tests for the eval runner: summaries of hand-made results, a real run, the report, the CLI.
 
-The run tests use the session's real index of the bundled snapshot (tests/conftest.py);
-nothing of ours is mocked.
+The run tests use the session's real index of the bundled snapshot (tests/conftest.py) and
+the dev split (never test: only the quality gate reads it); nothing of ours is mocked.
 """
 
 from __future__ import annotations
@@ -14,283 +14,183 @@ from pathlib import Path
 
 import pytest
 
-from eval.dataset import DatasetError, Gold, Item, load_set, select
-from eval.metrics import (
-    FLOORS,
-    Passage,
-    abstention_summary,
-    below_floors,
-    citation_supported,
-    fact_recall,
-    first_hit,
-    gold_flags,
-    hit_curve,
-    holds_quote,
-    matches,
-    normalise,
-    percentile,
-    retrieval_scores,
-    retrieval_summary,
+from eval.__main__ import chosen_set
+from eval.baselines import (
+    ANSWER_BASELINES,
+    RETRIEVAL_BASELINES,
+    BaselineUnavailableError,
+    naive_threshold,
 )
+from eval.dataset import SPLIT_PATHS, DatasetError, load_set, load_split, select
+from eval.metrics import FLOORS, SystemRun
 from eval.report import render_html, render_markdown, write_report
-from eval.run import OURS, SYSTEMS, ItemResult, SystemRun, failure_reasons, run_eval, summarise
+from eval.run import OURS, SYSTEMS, ItemResult, failure_reasons, run_eval, summarise
+from records import ANSWERED, HEDGED, NOT_COVERED, STATUSES
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
-
-# A real archive paragraph (Summer 2021 > CPCF/CPCS IT > General) of three sentences.
-LONG_QUOTE = (
-    "CPCS IT systems are currently funded centrally by NHSE&I. This arrangement was "
-    "originally due to end in April 2021 but was extended up until the end of September 2021. "
-    "CPCS contractors will be responsible for purchasing their own solutions from October 2021 "
-    "onwards."
-)
-PKB_WINTER = (
-    "The first supplier, Patients Know Best, was made available in the NHS App from April 2020 "
-    "and more are expected to go live in late 2021."
-)
-PKB_SUMMER = PKB_WINTER.replace("late 2021", "spring 2021")
-WINTER = frozenset({"Winter 2021"})
+TRAIN = SPLIT_PATHS["train"]
 
 
-def _item(
-    quotes: list[str], facts: list[str], seasons: frozenset[str] = WINTER, kind: str = "factoid"
-) -> Item:
-    return Item(
-        id="t-1",
-        type=kind,
-        question="q?",
-        history=(),
-        answer_facts=tuple(facts),
-        golds=tuple(Gold(q, seasons) for q in quotes),
-        season=sorted(seasons)[0] if seasons else None,
-        section="s",
-    )
-
-
-# ---------------------------------------------------------------- the matching rule
-
-
-def test_normalise_drops_markers_quotes_and_whitespace() -> None:
-    text = "• The group’s  view\n3. Second   item\n  • third"
-    assert normalise(text) == "The group's view Second item third"
-
-
-def test_quote_inside_a_list_item_passage_holds() -> None:
-    passage = "NHSE&I has been working on it:\n• " + LONG_QUOTE + "\n• Another item."
-    assert holds_quote(passage, LONG_QUOTE)
-
-
-def test_quote_with_curly_apostrophe_matches_straight_passage() -> None:
-    assert holds_quote("six to twelve months' notice should be given", "twelve months’ notice")
-
-
-def test_chunk_boundary_cut_keeping_most_of_the_quote_holds() -> None:
-    # The chunker cut the paragraph after its second sentence: 75% of the quote is here.
-    first_two = LONG_QUOTE.split(" CPCS contractors")[0]
-    passage = "Earlier text in the chunk. " + first_two
-    assert holds_quote(passage, LONG_QUOTE, facts=["end of September 2021"])
-
-
-def test_chunk_boundary_tail_without_the_facts_does_not_hold() -> None:
-    tail = "CPCS contractors will be responsible for purchasing their own solutions from October"
-    assert not holds_quote(tail + " 2021 onwards. Next paragraph.", LONG_QUOTE, ["April 2021"])
-
-
-def test_sentence_holding_the_facts_is_enough_across_a_boundary() -> None:
-    # A real three-sentence item (Summer 2021 > GP CPCS IT pilot); the middle sentence is
-    # 20% of it, but it is the one that carries the answer.
-    quote = (
-        "CPCS connects patients who have a minor illness or need an urgent supply of a medicine "
-        "with a community pharmacy. CPCS was extended to include referrals from GP practices "
-        "from 1st November 2020. Pharmacies which are already registered to provide CPCS do "
-        "not need to re-register to receive referrals from GPs, as this is an extension to the "
-        "existing Advanced service (previously referrals came only from NHS 111)."
-    )
-    sentence = "CPCS was extended to include referrals from GP practices from 1st November 2020."
-    assert len(sentence) < 0.6 * len(quote)
-    assert holds_quote("Other text. " + sentence, quote, ["1st November 2020"])
-    assert not holds_quote("Other text. " + sentence, quote, ["NHS 111"])
-
-
-def test_short_shared_phrase_is_not_a_hit() -> None:
-    assert not holds_quote("The NHS App is available on the Google Play store.", PKB_WINTER)
-    assert not holds_quote("CPCS IT systems are currently", LONG_QUOTE, ["NHSE&I"])
-
-
-def test_older_wording_of_the_quote_is_not_a_hit() -> None:
-    # 90% shared, but the older sentence does not hold the answer fact "late 2021".
-    assert not holds_quote(PKB_SUMMER, PKB_WINTER, facts=["late 2021"])
-
-
-def test_season_rule_other_bulletin_counts_only_when_listed() -> None:
-    gold = Gold(PKB_WINTER, WINTER)
-    winter = Passage(text=PKB_WINTER, season="Winter 2021")
-    autumn = Passage(text=PKB_WINTER, season="Autumn 2021")
-    assert matches(winter, gold)
-    assert not matches(autumn, gold)
-    assert matches(autumn, Gold(PKB_WINTER, frozenset({"Winter 2021", "Autumn 2021"})))
-
-
-def test_season_rule_overview_passage_is_neutral() -> None:
-    quote = "You can be involved as much or as little as you like with CPDG."
-    gold = Gold(quote, frozenset({"Spring 2022"}))
-    assert matches(Passage(text=quote, season="overview"), gold)
-    assert not matches(Passage(text=quote, season="Summer 2021"), gold)
-
-
-def test_season_rule_applies_per_segment_of_a_multi_season_passage() -> None:
-    node = Passage(
-        text=PKB_SUMMER + "\n" + "Winter 2021 updates\nUnrelated text.",
-        season=None,
-        segments=(("Summer 2021", PKB_SUMMER), ("Winter 2021", "Unrelated text.")),
-    )
-    wanted = Gold(PKB_SUMMER, frozenset({"Summer 2021"}))
-    assert matches(node, wanted)
-    assert not matches(node, Gold(PKB_SUMMER, WINTER))
-
-
-def test_multi_passage_hit_on_either_quote() -> None:
-    item = _item(["First quote about NHSmail accounts.", PKB_WINTER], ["NHSmail", "late 2021"])
-    passages = [
-        Passage(text="Nothing relevant here at all.", season="Winter 2021"),
-        Passage(text=PKB_WINTER, season="Winter 2021"),
-    ]
-    assert gold_flags(passages, item) == [False, True]
-    assert first_hit(gold_flags(passages, item)) == 2
-
-
-# ---------------------------------------------------------------- metrics
-
-
-def test_retrieval_scores_use_first_gold_rank() -> None:
-    scores = retrieval_scores([False, True, False, True])
-    assert scores == {"hit@1": 0.0, "hit@3": 1.0, "hit@5": 1.0, "mrr@10": 0.5}
-    assert retrieval_scores([]) == {"hit@1": 0.0, "hit@3": 0.0, "hit@5": 0.0, "mrr@10": 0.0}
-    assert retrieval_scores([False] * 10)["mrr@10"] == 0.0
-
-
-def test_retrieval_summary_and_hit_curve() -> None:
-    flag_lists = [[True], [False, False, True], [False] * 10, [False, True]]
-    summary = retrieval_summary(flag_lists)
-    assert summary["hit@1"] == pytest.approx(0.25)
-    assert summary["hit@3"] == pytest.approx(0.75)
-    assert summary["mrr@10"] == pytest.approx((1 + 1 / 3 + 0 + 1 / 2) / 4)
-    assert hit_curve(flag_lists, 3) == pytest.approx([0.25, 0.5, 0.75])
-
-
-def test_fact_recall_ignores_case_markers_and_citations() -> None:
-    answer = "• The pilot covers EIGHT London community [1] pharmacies.\n• Sonar [2]"
-    recall, missing = fact_recall(answer, ["eight London community pharmacies", "Sonar", "GP"])
-    assert missing == ["GP"]
-    assert recall == pytest.approx(2 / 3)
-    assert fact_recall("anything", []) == (1.0, [])
-
-
-def test_citation_support_needs_the_gold_in_a_cited_passage() -> None:
-    item = _item([PKB_WINTER], ["late 2021"])
-    assert citation_supported([Passage(text="x " + PKB_WINTER, season="Winter 2021")], item)
-    assert not citation_supported([Passage(text=PKB_SUMMER, season="Summer 2021")], item)
-    assert not citation_supported([], item)
-
-
-def test_abstention_precision_recall_and_refusals() -> None:
-    abstained = [True, True, False, True, False, False]
-    should = [True, True, True, False, False, False]
-    s = abstention_summary(abstained, should)
-    assert s["abstention_precision"] == pytest.approx(2 / 3)
-    assert s["abstention_recall"] == pytest.approx(2 / 3)
-    assert s["answerable_refused"] == pytest.approx(1 / 3)
-    assert s["answerable_answered"] == pytest.approx(2 / 3)
-    assert abstention_summary([False], [False])["abstention_precision"] is None
-
-
-def test_percentile_and_floors() -> None:
-    assert percentile([10, 20, 30, 40], 50) == 25
-    assert percentile([], 95) is None
-    assert below_floors({**{m: 1.0 for m in FLOORS}, "hit@1": 0.5}) == [
-        ("hit@1", 0.5, FLOORS["hit@1"])
-    ]
-    assert below_floors({"hit@1": None}) == []  # not measured is not a miss
+# ---------------------------------------------------------------- hand-made results
 
 
 def _result(
     item_id: str,
     kind: str,
+    status: str,
     *,
     flags: list[bool] | None = None,
-    abstained: bool = False,
-    recall: float | None = None,
+    recall: float = 1.0,
+    gap: str | None = None,
+    voice: str = "terse",
     latency: float = 10.0,
 ) -> ItemResult:
-    answerable = kind != "unanswerable"
+    unanswerable = kind == "unanswerable"
     result = ItemResult(
-        id=item_id, type=kind, season="Winter 2021" if answerable else None,
-        question=f"Question <b>{item_id}</b> & more?", history=[], answer_facts=["fact"],
-        gold_quotes=["gold <quote>"], answerable=answerable,
-        answer="<script>alert(1)</script> answer", abstained=abstained,
-        reason="answered" if not abstained else "weak match", latency_ms=latency, cosine=0.5,
-        fact_recall=recall if answerable else None,
-        citation_supported=bool(recall) if answerable else None,
-        facts_missing=[] if recall == 1.0 or not answerable else ["fact"],
+        id=item_id, type=kind, voice=voice, season=None if unanswerable else "Winter 2021",
+        gap=gap, on_topic=gap not in ("off_topic", "off_topic_pharmacy"),
+        question=f"Question <b>{item_id}</b> & more?", history=[],
+        answer_facts=[] if unanswerable else ["fact"],
+        gold_quotes=[] if unanswerable else ["gold <quote>"],
+        answer="<script>alert(1)</script> answer", caveat="The bulletins don't say." if
+        status == HEDGED else "", reason=f"{status} (test)",
     )  # fmt: skip
-    if answerable:
-        result.systems[OURS] = SystemRun(flags or [], 5.0, recall)
-        result.systems["bm25"] = SystemRun([False, True], 1.0, 0.0)
-        result.hit_rank = first_hit(flags or [])
-    else:
-        result.systems[OURS] = SystemRun([], 5.0, None)
+    ours = SystemRun(status=status, latency_ms=latency, retrieval_ms=5.0)
+    if not unanswerable:
+        ours.flags = flags if flags is not None else [True]
+        ours.top_fact_recall = recall
+        covered = status != NOT_COVERED
+        ours.fact_recall = recall if covered else 0.0
+        ours.facts_missing = [] if recall == 1.0 and covered else ["fact"]
+        ours.citation_supported = covered
+        if kind != "partial":
+            result.systems["bm25"] = SystemRun(flags=[False, True], retrieval_ms=1.0)
+    result.systems[OURS] = ours
+    result.systems["rules"] = SystemRun(
+        status=NOT_COVERED if unanswerable else ANSWERED,
+        fact_recall=None if unanswerable else 1.0,
+        citation_supported=None if unanswerable else True,
+    )
     result.failures = failure_reasons(result)
     return result
 
 
-def test_summary_of_hand_made_results() -> None:
+@pytest.fixture()
+def hand_made():
+    """Ten results of every group and state, summarised for ours, the rules and BM25."""
     results = [
-        _result("a", "factoid", flags=[True], recall=1.0, latency=10),
-        _result("b", "factoid", flags=[False, True], recall=0.5, latency=20),
-        _result("c", "temporal", flags=[True], abstained=True, recall=0.0, latency=30),
-        _result("d", "unanswerable", abstained=True, latency=40),
-        _result("e", "unanswerable", abstained=False, latency=50),
+        _result("a", "factoid", ANSWERED, latency=10),
+        _result("b", "factoid", ANSWERED, flags=[False, True], recall=0.5, latency=20),
+        _result("c", "temporal", HEDGED, latency=30),
+        _result("d", "list", NOT_COVERED, latency=40),
+        _result("e", "unanswerable", HEDGED, gap="detail"),
+        _result("f", "unanswerable", NOT_COVERED, gap="name", voice="chatty"),
+        _result("g", "unanswerable", ANSWERED, gap="detail"),
+        _result("h", "unanswerable", HEDGED, gap="off_topic"),
+        _result("i", "partial", HEDGED, gap="detail"),
+        _result("j", "partial", ANSWERED, gap="date"),
     ]
-    run = summarise(results, [OURS, "bm25"], {"duration_s": 1})
-    ours = run.summary[OURS]
-    assert ours["n_answerable"] == 3 and ours["n_unanswerable"] == 2
-    assert ours["hit@1"] == pytest.approx(2 / 3)
-    assert ours["fact_recall"] == pytest.approx(0.5)  # (1 + 0.5 + 0) / 3, abstained = 0
-    assert ours["abstention_recall"] == pytest.approx(0.5)
-    assert ours["abstention_precision"] == pytest.approx(0.5)
-    assert ours["answerable_refused"] == pytest.approx(1 / 3)
-    assert ours["latency_p50_ms"] == 30
-    assert run.summary["bm25"]["hit@1"] == 0.0 and run.summary["bm25"]["mrr@10"] == 0.5
-    assert [r.id for r in run.failed] == ["b", "c", "e"]
-    assert "gold passage at rank 2" in results[1].failures
-    assert any("refused an answerable" in f for f in results[2].failures)
-    assert run.by_type["unanswerable"]["abstained"] == 0.5
-    assert set(run.by_season) == {"Winter 2021", "none (unanswerable)"}
-    # Everything shown in the report is escaped.
+    return results, summarise(results, [OURS, "rules", "bm25"], {"duration_s": 1})
+
+
+def test_summary_scores_the_three_states(hand_made) -> None:
+    _, run = hand_made
+    ours = {name: got.value for name, got in run.summary[OURS].items()}
+    assert ours["hit@1"] == pytest.approx(3 / 4)
+    assert ours["answerable_answered"] == pytest.approx(2 / 4)
+    assert ours["answerable_hedged"] == pytest.approx(1 / 4)
+    assert ours["answerable_not_covered"] == pytest.approx(1 / 4)
+    assert ours["fact_recall"] == pytest.approx((1 + 0.5 + 1 + 0) / 4)
+    assert ours["citation_support"] == pytest.approx(3 / 4)
+    assert ours["unanswerable_flagged"] == pytest.approx(3 / 4)
+    assert ours["unanswerable_answered"] == pytest.approx(1 / 4)
+    assert ours["offtopic_not_covered"] == 0.0
+    assert ours["partial_hedged"] == pytest.approx(1 / 2)
+    assert ours["latency_p50_ms"] == pytest.approx(10.0)  # six of the ten take 10 ms
+    for got in run.summary[OURS].values():
+        assert got.low is not None and got.low <= got.value <= got.high
+    rules = run.summary["rules"]
+    assert "answerable_hedged" not in rules and "hit@1" not in rules  # it never hedges
+    assert rules["unanswerable_flagged"].value == 1.0
+    assert set(run.summary["bm25"]) == {"hit@1", "hit@3", "hit@5", "mrr@10", "retrieval_p50_ms"}
+    assert run.summary["bm25"]["mrr@10"].value == 0.5
+
+
+def test_failures_follow_the_right_state(hand_made) -> None:
+    results, run = hand_made
+    reasons = {r.id: r.failures for r in results}
+    assert reasons["a"] == [] and reasons["e"] == [] and reasons["f"] == [] and reasons["i"] == []
+    assert reasons["b"] == ["gold passage at rank 2", "answer lacks: fact"]
+    assert reasons["c"] == ["hedged an answerable question (The bulletins don't say.)"]
+    assert reasons["d"] == ["not covered, though answerable (not_covered (test))"]
+    assert reasons["g"] == ["answered a question the archive does not answer"]
+    assert reasons["h"] == ["hedged an off-topic question (not covered is right)"]
+    assert reasons["j"] == ["answered a partial question (hedged is right)"]
+    assert [r.id for r in run.failed] == ["b", "c", "d", "g", "h", "j"]
+    assert [r.right for r in results] == [
+        True,
+        True,
+        False,
+        False,
+        True,
+        True,
+        False,
+        False,
+        True,
+        False,
+    ]
+
+
+def test_breakdowns_per_type_voice_season_and_gap(hand_made) -> None:
+    _, run = hand_made
+    by_type = run.breakdowns["type"]
+    assert by_type["factoid"].n == 2 and by_type["factoid"].failed == 1
+    assert by_type["unanswerable"].scores["hedged_share"].value == pytest.approx(2 / 4)
+    assert by_type["unanswerable"].scores["right_state"].value == pytest.approx(2 / 4)
+    assert "hit@1" not in by_type["unanswerable"].scores
+    assert set(run.breakdowns["voice"]) == {"terse", "chatty"}
+    assert set(run.breakdowns["gap"]) == {
+        "detail",
+        "name",
+        "off_topic",
+        "detail (partial)",
+        "date (partial)",
+    }
+    assert list(run.breakdowns["season"]) == ["Winter 2021", "none (unanswerable)"]
+    assert run.versus["rules"] and run.versus["bm25"]
+
+
+def test_report_escapes_and_puts_the_table_then_failures_first(hand_made) -> None:
+    _, run = hand_made
     page = render_html(run, {})
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
     assert "Question <b>" not in page and "&lt;b&gt;" in page
-    assert render_markdown(run).index("## Failed questions") < render_markdown(run).index(
-        "## Summary"
-    )
+    markdown = render_markdown(run)
+    assert markdown.index("## Every metric") < markdown.index("## Failed questions")
+    assert markdown.index("## Failed questions") < markdown.index("## By question type")
+    assert "*Caveat:* The bulletins don't say." in markdown  # the hedged failure's caveat
+    assert "[0." in markdown  # intervals are shown
 
 
-# ---------------------------------------------------------------- the set
+# ---------------------------------------------------------------- the set and the CLI's choice
 
 
-def test_default_set_loads_with_gold_seasons() -> None:
-    items = load_set()
-    lines = (ROOT / "eval/questions.jsonl").read_text().splitlines()
+def test_splits_load_with_gold_seasons() -> None:
+    items = load_split("train")
+    lines = TRAIN.read_text(encoding="utf-8").splitlines()
     assert len(items) == sum(1 for line in lines if line.strip())
-    multi = next(i for i in items if i.type == "multi_passage" and i.id == "mp-001")
-    seasons = {gold.quote[:20]: gold.seasons for gold in multi.golds}
-    assert frozenset({"Autumn 2021"}) in seasons.values()  # the second quote's own season
-    assert frozenset({"Winter 2021"}) in seasons.values()
+    multi = next(i for i in items if i.id == "mp-004")
+    # The second quote declares no season: it counts where the archive has it.
+    assert {frozenset({"Summer 2021"}), frozenset({"Winter 2021"})} == {
+        g.seasons for g in multi.golds
+    }
+    assert {i.voice for i in items} >= {"team", "terse", "chatty", "followup"}
+    assert any(i.type == "partial" and i.gap and not i.answerable for i in items)
 
 
 def test_select_limit_covers_every_type() -> None:
-    items = load_set()
+    items = load_split("dev")
     picked = select(items, limit=12)
     assert len(picked) == 12
     assert {i.type for i in picked} == {i.type for i in items}
@@ -300,9 +200,15 @@ def test_select_limit_covers_every_type() -> None:
         select(items, ["trivia"])
 
 
+def test_cli_reports_on_the_test_split_unless_told() -> None:
+    assert chosen_set(None, None) == ("test", SPLIT_PATHS["test"])
+    assert chosen_set("dev", None) == ("dev", SPLIT_PATHS["dev"])
+    assert chosen_set(None, Path("mine.jsonl")) == (None, Path("mine.jsonl"))
+
+
 def test_invalid_set_is_refused_with_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
-    good = json.loads((ROOT / "eval/questions.jsonl").read_text().splitlines()[0])
+    good = json.loads(TRAIN.read_text(encoding="utf-8").splitlines()[0])
     bad.write_text(json.dumps({**good, "gold_quote": "Not in the archive at all."}) + "\n")
     with pytest.raises(DatasetError) as caught:
         load_set(bad)
@@ -315,14 +221,26 @@ def test_invalid_set_is_refused_with_one_line(tmp_path: Path) -> None:
         load_set(tmp_path / "broken.jsonl")
 
 
+def test_naive_threshold_missing_is_one_clear_error(tmp_path: Path) -> None:
+    model = tmp_path / "decision.json"
+    model.write_text(json.dumps({"baselines": {"naive_cosine_threshold": 0.41}}))
+    assert naive_threshold(model) == 0.41
+    model.write_text(json.dumps({"thresholds": {}}))
+    with pytest.raises(BaselineUnavailableError, match="make calibrate"):
+        naive_threshold(model)
+    with pytest.raises(BaselineUnavailableError, match="make calibrate"):
+        naive_threshold(tmp_path / "none.json")
+
+
 # ---------------------------------------------------------------- a real run and its report
 
 
 @pytest.fixture(scope="module")
 def limited_run(snapshot_settings, tmp_path_factory: pytest.TempPathFactory):
-    """Twelve questions of every type, through ours and every baseline, with a report."""
-    items = select(load_set(), limit=12)
+    """Twelve dev questions of every type, through ours and every baseline, with a report."""
+    items = select(load_split("dev"), limit=12)
     result = run_eval(items, snapshot_settings, SYSTEMS, progress=False)
+    result.meta.update(split="dev", set=str(SPLIT_PATHS["dev"]))
     folder = write_report(result, tmp_path_factory.mktemp("report"))
     return result, folder
 
@@ -331,43 +249,61 @@ def test_run_scores_every_item_and_system(limited_run) -> None:
     result, _ = limited_run
     assert len(result.items) == 12
     assert result.systems == list(SYSTEMS)
-    assert {r.type for r in result.items} >= {"factoid", "followup", "unanswerable"}
-    for name in SYSTEMS:
-        summary = result.summary[name]
-        assert 0 <= summary["hit@1"] <= summary["hit@3"] <= summary["hit@5"] <= 1
-    ours = result.summary[OURS]
-    for key in ("fact_recall", "citation_support", "abstention_recall", "latency_p95_ms"):
-        assert ours[key] is not None
+    assert {r.group for r in result.items} == {"answerable", "partial", "unanswerable"}
     for item in result.items:
-        assert item.latency_ms is not None and item.latency_ms > 0
+        assert item.error is None, item.error
+        assert item.status in STATUSES
+        assert item.ours.latency_ms is not None and item.ours.latency_ms > 0
+        assert (item.caveat != "") == (item.status == HEDGED), item.id
+        for name in ANSWER_BASELINES:
+            assert item.systems[name].status in (ANSWERED, NOT_COVERED)
         if item.answerable:
             assert set(item.systems) == set(SYSTEMS)
             assert len(item.systems["llamaindex-default"].flags) <= 2  # the default top-2
+        else:
+            assert not set(item.systems) & set(RETRIEVAL_BASELINES)
+    ours = result.summary[OURS]
+    for metric in FLOORS:
+        assert ours[metric].value is not None and ours[metric].low <= ours[metric].high, metric
+    for name in RETRIEVAL_BASELINES:
+        summary = result.summary[name]
+        assert 0 <= summary["hit@1"].value <= summary["hit@3"].value <= summary["hit@5"].value <= 1
     assert result.hit_curves[OURS] == sorted(result.hit_curves[OURS])
-    assert result.tradeoff["thresholds"]
+    assert set(result.versus) == set(SYSTEMS) - {OURS}
+    assert result.tradeoff["thresholds"] and set(result.tradeoff["points"]) == {
+        OURS,
+        "rules",
+        "naive",
+    }
+    assert result.meta["naive_threshold"] is not None
 
 
 def test_report_files_and_sections(limited_run) -> None:
     result, folder = limited_run
     markdown = (folder / "report.md").read_text()
     for heading in (
-        "## Floors", "## Failed questions", "## Summary: our system and the baselines",
-        "## hit@1 by question type", "## Our system by question type",
-        "## Our system by season", "## Plots", "## Every question",
+        "## Every metric on the dev split", "### Ours against each baseline",
+        "## Failed questions", "## By question type", "## By voice", "## By gap",
+        "## By season", "## hit@1 by question type", "## Plots", "## Every question",
     ):  # fmt: skip
         assert heading in markdown, heading
-    for label in ("hybrid (ours)", "BM25 only", "dense only", "llama-index default"):
+    for label in ("ours", "rule cascade (old)", "naive top-1 + cosine", "BM25 only", "dense only"):
         assert label in markdown
     for failed in result.failed:
         assert f"### {failed.id} " in markdown
     page = (folder / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 3
+    assert page.count("data:image/png;base64,") == 4
     assert "<script" not in page and "src='http" not in page and 'src="http' not in page
-    assert page.index("id='failed'") < page.index("id='summary'")
+    assert page.index("id='summary'") < page.index("id='failed'") < page.index("id='by-type'")
     data = json.loads((folder / "results.json").read_text())
     assert [i["id"] for i in data["items"]] == [r.id for r in result.items]
     assert set(data["summary"]) == set(SYSTEMS)
-    for png in ("hit_at_k.png", "latency.png", "abstention_tradeoff.png"):
+    hit1 = data["summary"][OURS]["hit@1"]
+    assert (
+        set(hit1) == {"value", "low", "high", "n"} and hit1["low"] <= hit1["value"] <= hit1["high"]
+    )
+    assert all(i["status"] in STATUSES for i in data["items"])
+    for png in ("hit_at_k.png", "states.png", "state_tradeoff.png", "latency.png"):
         assert (folder / png).read_bytes()[:4] == b"\x89PNG"
 
 
@@ -396,12 +332,16 @@ def test_compare_shows_flipped_items_and_metric_changes(limited_run, tmp_path: P
     new = json.loads(json.dumps(old))
     flipped = next(i for i in new["items"] if i["passed"])
     flipped["passed"], flipped["failures"] = False, ["gold passage at rank 4"]
-    new["summary"][OURS]["hit@1"] = old["summary"][OURS]["hit@1"] - 0.25
+    new["summary"][OURS]["hit@1"]["value"] = old["summary"][OURS]["hit@1"]["value"] - 0.25
+    # Fewer answerable questions not covered is better: the metric's direction says so.
+    new["summary"][OURS]["answerable_not_covered"]["value"] = -0.5
     (tmp_path / "new.json").write_text(json.dumps(new))
     process = _cli("--compare", str(folder), str(tmp_path / "new.json"))
     assert process.returncode == 0, process.stderr
     worse = process.stdout.split("Worse")[1].split("Unchanged")[0]
     assert "hit@1" in worse and "-0.250" in worse
+    better = process.stdout.split("Better")[1].split("Worse")[0]
+    assert "answerable_not_covered" in better
     failing = process.stdout.split("Now failing")[1].split("Now passing")[0]
     assert f"{flipped['id']}: gold passage at rank 4" in failing
     back = _cli("--compare", str(tmp_path / "new.json"), str(folder), "--json")
@@ -416,7 +356,14 @@ def test_cli_bad_inputs_exit_2(tmp_path: Path) -> None:
     bad.write_text('{"id": "x", "question": "q?", "type": "factoid"}\n')
     process = _cli("--set", str(bad))
     assert process.returncode == 2 and "missing field" in _one_error_line(process)
-    for args in (["--limit", "0"], ["--type", "trivia"], ["--compare", str(bad), str(bad)]):
+    for args in (
+        ["--limit", "0"],
+        ["--type", "trivia"],
+        ["--split", "holdout"],
+        ["--split", "dev", "--set", str(bad)],
+        ["--compare", str(bad), str(bad)],
+        ["--compare", str(bad), str(bad), "--split", "dev"],
+    ):
         process = _cli(*args)
         assert process.returncode == 2, (args, process.stderr)
         _one_error_line(process)
@@ -431,12 +378,15 @@ def test_cli_without_index_exits_3_with_the_build_command(tmp_path: Path) -> Non
 def test_cli_run_prints_json_and_writes_the_report(snapshot_index_dir, tmp_path: Path) -> None:
     out = tmp_path / "report"
     process = _cli(
-        "--index-dir", str(snapshot_index_dir), "--limit", "3", "--type", "factoid",
-        "unanswerable", "--no-baselines", "--json", "--quiet", "--out", str(out),
+        "--index-dir", str(snapshot_index_dir), "--split", "dev", "--limit", "3", "--type",
+        "factoid", "unanswerable", "--no-baselines", "--json", "--quiet", "--out", str(out),
     )  # fmt: skip
     assert process.returncode == 0, process.stderr
     data = json.loads(process.stdout)
     assert data["report"] == str(out) and list(data["summary"]) == [OURS]
-    assert data["meta"]["items"] == 3 and set(data["by_type"]) == {"factoid", "unanswerable"}
+    assert data["meta"]["items"] == 3 and data["meta"]["split"] == "dev"
+    assert data["meta"]["sealed"] is None  # only the test split is checked against SEALED
+    assert set(data["breakdowns"]["type"]) == {"factoid", "unanswerable"}
     assert set(data["floors"]) == set(FLOORS)
+    assert {"bound", "direction", "value", "met"} == set(data["floors"]["hit@1"])
     assert (out / "report.html").exists() and (out / "results.json").exists()

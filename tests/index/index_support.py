@@ -154,7 +154,8 @@ def comparable(data: dict) -> dict:
 
 def collection_count(index_dir: Path, chroma_url: str | None = None) -> int:
     """How many records the current build's Chroma collection holds."""
-    from index.store import chroma_client, read_index
+    from index.builds import read_index
+    from index.chroma import chroma_client
     from settings import load_settings
 
     stored = read_index(index_dir)
@@ -221,7 +222,7 @@ class ChromaServer:
 
 def manifest(index_dir: Path) -> dict:
     """The current build's manifest."""
-    from index.store import current_build_dir
+    from index.builds import current_build_dir
 
     return json.loads((current_build_dir(index_dir) / "manifest.json").read_text())
 

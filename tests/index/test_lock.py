@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from index_support import REPO_ROOT, build_in_process, cli_env, collection_count, run_cli
 
-from index.store import IngestLockedError, current_build_dir, ingest_lock, read_index
+from index.builds import current_build_dir, ingest_lock, read_index
+from index.errors import IngestLockedError
 
 
 def test_second_ingest_refuses_while_one_runs(index_copy: Path, edited_pages: Path) -> None:
@@ -88,7 +89,7 @@ def test_a_killed_lock_holder_does_not_block_the_next_ingest(
             "-c",
             "import sys, time\n"
             "from pathlib import Path\n"
-            "from index.store import ingest_lock\n"
+            "from index.builds import ingest_lock\n"
             "with ingest_lock(Path(sys.argv[1])):\n"
             "    print('locked', flush=True)\n"
             "    time.sleep(600)\n",

@@ -17,7 +17,7 @@ from index_support import (
     manifest,
 )
 
-from index.store import current_build_dir, read_index
+from index.builds import current_build_dir, read_index
 from ingest.__main__ import main as ingest_main
 
 
@@ -57,6 +57,8 @@ def test_dry_run_prints_the_changes_and_writes_nothing(
         f"  added: {label(ADDED)}",
         f"  changed: {label(CHANGED)}",
         f"  removed: {label(REMOVED)}",
+        # The edited page replaces the base one: both are the same page (rel=canonical).
+        f"source would add: {edited_pages} (html, 4 sections)",
     ]
     after = {p.name: p.stat().st_mtime_ns for p in index_copy.rglob("*") if p.is_file()}
     assert after == before

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from index_support import free_port
 
+from index.chroma import check_server
+from index.errors import IndexError_
 from index.search import IndexUnavailableError, open_index
-from index.store import IndexError_, check_server
 from settings import load_settings
 
 # The spec: a clear error within 5 s, never a hang.

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from ingest.fetch import Fetcher, FetchOptions, SourceError, fetch_url, read_path
+from settings import Settings
 
 GOOD_HTML = b"<!doctype html><html><body><h1>Autumn 2021</h1><p>EPS news.</p></body></html>"
 ETAG = '"v1"'
 LAST_MODIFIED = "Wed, 01 Sep 2021 10:00:00 GMT"
 ROBOTS = "User-agent: *\nDisallow: /private/\n"
 SMALL_CAP = 10 * 1024  # tests' max_bytes; /big sends more than this
+PDF_BYTES = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
 
 
 @dataclass
@@ -112,7 +113,13 @@ def _make_handler(server: Server) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
                 self.wfile.write(b"<p>" + b"x" * (SMALL_CAP * 2) + b"</p>")
             elif path == "/pdf":
-                self.send(200, b"%PDF-1.4 ...", "application/pdf")
+                self.send(200, PDF_BYTES, "application/pdf", ETag=ETAG)
+            elif path == "/files/bulletin.pdf":
+                self.send(200, PDF_BYTES, "application/octet-stream")
+            elif path == "/not-really.pdf":
+                self.send(200, GOOD_HTML, "application/pdf")
+            elif path == "/logo.png":
+                self.send(200, b"\x89PNG\r\n\x1a\n", "image/png")
             elif path == "/empty":
                 self.send(200, b"")
             elif path == "/latin1":
@@ -146,8 +153,36 @@ def server(monkeypatch: pytest.MonkeyPatch):
 
 def opts(**overrides) -> FetchOptions:
     """Fast options for tests: no polite delay, short timeout and backoff, a small cap."""
-    values = dict(timeout=0.3, max_bytes=SMALL_CAP, delay=0.0, retries=3, backoff=0.01)
+    values = dict(
+        timeout=0.3, max_bytes=SMALL_CAP, delay=0.0, delay_factor=0.0, retries=3, backoff=0.01
+    )
     return FetchOptions(**{**values, **overrides})
+
+
+class RecordingClock:
+    """A clock whose time moves only when the fetcher sleeps; it records every sleep.
+
+    What the fetcher asks to wait is then exactly its politeness rule, whatever the
+    machine's speed.
+    """
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 6))
+        self.now += seconds
+
+
+class RealTimeClock(RecordingClock):
+    """Real time, but sleeps are only recorded (for the gap that grows with latency)."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
 
 
 def fetch_error(url: str, **overrides) -> SourceError:
@@ -164,10 +199,14 @@ def fetch_error(url: str, **overrides) -> SourceError:
 
 def test_defaults_match_the_pipeline() -> None:
     options = FetchOptions()
-    assert (options.timeout, options.max_bytes, options.delay) == (10.0, 5 * 1024 * 1024, 1.0)
+    assert options == FetchOptions.from_settings(Settings())  # the settings' defaults
+    assert (options.timeout, options.max_bytes, options.max_document_bytes) == (
+        10.0,
+        5 * 1024 * 1024,
+        25 * 1024 * 1024,
+    )
     assert (options.retries, options.backoff, options.respect_robots) == (3, 0.5, True)
     assert options.user_agent == "cpitg-assistant/0.1 (+bulletin archive indexer)"
-    assert options.cache_dir is None
 
 
 def test_good_page_returns_html_and_final_url(server: Server) -> None:
@@ -212,7 +251,8 @@ def test_non_http_urls_are_rejected(url: str) -> None:
 
 
 def test_404(server: Server) -> None:
-    assert fetch_error(f"{server.base}/missing").reason == "HTTP 404 Not Found"
+    error = fetch_error(f"{server.base}/missing")
+    assert (error.reason, error.status, error.gone) == ("HTTP 404 Not Found", 404, True)
     assert server.hits["/missing"] == 1
 
 
@@ -224,7 +264,16 @@ def test_4xx_is_not_retried(server: Server) -> None:
 def test_500_is_retried_then_reported(server: Server) -> None:
     error = fetch_error(f"{server.base}/error")
     assert error.reason == "HTTP 500 Internal Server Error after 3 attempts"
+    assert (error.status, error.gone) == (500, False)
     assert server.hits["/error"] == 3
+
+
+def test_retries_back_off_doubling(server: Server) -> None:
+    clock = RecordingClock()
+    with Fetcher(opts(backoff=0.25, respect_robots=False), clock=clock) as fetcher:
+        with pytest.raises(SourceError):
+            fetcher.fetch(f"{server.base}/error")
+    assert clock.sleeps == [0.25, 0.5]  # before the 2nd and the 3rd attempt
 
 
 def test_429_is_retried(server: Server) -> None:
@@ -266,9 +315,29 @@ def test_allowed_hosts_limit_the_start_url(server: Server) -> None:
     assert page.url == f"{server.base}/good"
 
 
-def test_non_html_content_type(server: Server) -> None:
-    error = fetch_error(f"{server.base}/pdf")
-    assert error.reason == "not an HTML page (content-type: application/pdf)"
+def test_pdf_is_fetched_as_bytes(server: Server) -> None:
+    page = fetch_url(f"{server.base}/pdf", opts())
+    assert (page.kind, page.data, page.html, page.etag) == ("pdf", PDF_BYTES, "", ETAG)
+    assert page.content == PDF_BYTES
+
+
+def test_untyped_download_named_pdf_is_read_as_pdf(server: Server) -> None:
+    page = fetch_url(f"{server.base}/files/bulletin.pdf", opts())
+    assert (page.kind, page.data) == ("pdf", PDF_BYTES)
+
+
+def test_a_page_served_as_pdf_that_is_not_one(server: Server) -> None:
+    assert fetch_error(f"{server.base}/not-really.pdf").reason == "served as PDF but is not one"
+
+
+def test_neither_html_nor_pdf(server: Server) -> None:
+    error = fetch_error(f"{server.base}/logo.png")
+    assert error.reason == "not an HTML page or PDF (content-type: image/png)"
+
+
+def test_pdf_has_its_own_size_cap(server: Server) -> None:
+    error = fetch_error(f"{server.base}/pdf", max_document_bytes=20)
+    assert error.reason == "file larger than 20 bytes cap"
 
 
 @pytest.mark.parametrize("path", ["/big", "/big-unsized"])
@@ -316,35 +385,55 @@ def test_broken_robots_allows_all_with_a_warning(
 # --- politeness and the cache --------------------------------------------------------------
 
 
-def test_polite_delay_between_requests_to_one_host(server: Server) -> None:
-    with Fetcher(opts(delay=0.3, respect_robots=False)) as fetcher:
-        start = time.monotonic()
+def test_polite_gap_between_requests_to_one_host(server: Server) -> None:
+    clock = RecordingClock()
+    with Fetcher(opts(delay=0.3, respect_robots=False), clock=clock) as fetcher:
+        fetcher.fetch(f"{server.base}/good")
+        assert clock.sleeps == []  # the first request to a host waits for nothing
         fetcher.fetch(f"{server.base}/good")
         fetcher.fetch(f"{server.base}/good")
-        assert time.monotonic() - start >= 0.3
+    assert clock.sleeps == [0.3, 0.3]  # no time passed in between: the whole gap, each time
+    assert server.hits["/good"] == 3
 
 
-def test_cache_sends_validators_and_reuses_body_on_304(server: Server, tmp_path: Path) -> None:
-    cache = tmp_path / "cache"
+def test_gap_grows_with_the_hosts_response_time(server: Server) -> None:
+    clock = RealTimeClock()  # /slow takes 0.6 s to answer (the handler sleeps)
+    with Fetcher(opts(delay=0.01, delay_factor=4, timeout=5, respect_robots=False),
+                 clock=clock) as fetcher:  # fmt: skip
+        fetcher.fetch(f"{server.base}/slow")
+        fetcher.fetch(f"{server.base}/good")
+    [asked] = clock.sleeps
+    assert asked >= 4 * 0.6 - 0.1  # at least four times the 0.6 s the server took
+
+
+def test_robots_crawl_delay_is_honoured(server: Server) -> None:
+    server.robots = "User-agent: *\nCrawl-delay: 2\n"
+    clock = RecordingClock()
+    with Fetcher(opts(delay=0.1), clock=clock) as fetcher:
+        fetcher.fetch(f"{server.base}/good")  # robots.txt first, then the page
+        fetcher.fetch(f"{server.base}/good")
+    assert clock.sleeps == [2.0, 2.0]
+
+
+def test_known_copy_sends_validators_and_comes_back_on_304(server: Server) -> None:
     url = f"{server.base}/good"
-    first = fetch_url(url, opts(cache_dir=cache))
+    first = fetch_url(url, opts())
+    assert (first.etag, first.last_modified) == (ETAG, LAST_MODIFIED)
     assert server.conditional == 0
-    files = sorted(p.suffix for p in cache.iterdir())
-    assert files == [".html", ".json"]  # and no temp files left behind
-    meta = json.loads(next(cache.glob("*.json")).read_text())
-    assert meta["url"] == meta["final_url"] == url
-    assert (meta["etag"], meta["last_modified"]) == (ETAG, LAST_MODIFIED)
-    assert meta["content_type"] == "text/html; charset=utf-8"
-
-    # Age the entry, so the 304 visibly refreshes fetched_at.
-    meta_path = next(cache.glob("*.json"))
-    meta_path.write_text(json.dumps({**meta, "fetched_at": "2021-01-01T00:00:00+00:00"}))
-    second = fetch_url(url, opts(cache_dir=cache))
+    aged = replace(first, fetched_at="2021-01-01T00:00:00+00:00")
+    second = Fetcher(opts()).fetch(url, known=aged)
     assert server.conditional == 1
     assert server.hits["/good"] == 2
-    assert second.html == first.html and second.url == first.url
-    assert second.fetched_at >= first.fetched_at
-    assert json.loads(meta_path.read_text())["fetched_at"] == second.fetched_at
+    assert (second.html, second.url, second.etag) == (first.html, first.url, ETAG)
+    assert second.fetched_at > aged.fetched_at  # the check renews it
+
+
+def test_a_known_copy_of_another_url_sends_no_validators(server: Server) -> None:
+    other = replace(fetch_url(f"{server.base}/good", opts()), url=f"{server.base}/elsewhere")
+    fetch_url(f"{server.base}/good", opts())
+    with Fetcher(opts()) as fetcher:
+        assert fetcher.fetch(f"{server.base}/good", known=other).html == GOOD_HTML.decode()
+    assert server.conditional == 0
 
 
 # --- read_path -----------------------------------------------------------------------------
@@ -390,13 +479,27 @@ def test_read_missing_path(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "name, content",
-    [("notes.txt", b"just some words, no markup"), ("scan.pdf", b"%PDF-1.4 <p>\x00\x01\x02")],
+    [("notes.txt", b"just some words, no markup"), ("blob.html", b"\x00\x01\x02 <p>binary")],
 )
-def test_read_non_html_file(tmp_path: Path, name: str, content: bytes) -> None:
+def test_read_neither_html_nor_pdf(tmp_path: Path, name: str, content: bytes) -> None:
     path = tmp_path / name
     path.write_bytes(content)
-    with pytest.raises(SourceError, match="not an HTML file$"):
+    with pytest.raises(SourceError, match="not an HTML page or PDF file$"):
         read_path(path)
+
+
+@pytest.mark.parametrize("name", ["bulletin.pdf", "bulletin.html", "bulletin"])
+def test_a_pdf_is_known_by_its_bytes_whatever_its_name(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(PDF_BYTES)
+    [page] = read_path(path)
+    assert (page.kind, page.data, page.html) == ("pdf", PDF_BYTES, "")
+
+
+def test_read_folder_of_html_and_pdf(tmp_path: Path) -> None:
+    (tmp_path / "a.html").write_bytes(b"<h1>A</h1>")
+    (tmp_path / "b.pdf").write_bytes(PDF_BYTES)
+    assert [p.kind for p in read_path(tmp_path)] == ["html", "pdf"]
 
 
 def test_read_empty_file(tmp_path: Path) -> None:
@@ -410,7 +513,10 @@ def test_read_folder_without_html(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(SourceError) as info:
         read_path(tmp_path)
-    assert (info.value.source, info.value.reason) == (str(tmp_path), "no .html files in folder")
+    assert (info.value.source, info.value.reason) == (
+        str(tmp_path),
+        "no .html or .pdf files in folder",
+    )
 
 
 def test_read_oversized_file(tmp_path: Path) -> None:
@@ -420,3 +526,8 @@ def test_read_oversized_file(tmp_path: Path) -> None:
         read_path(path)
     with pytest.raises(SourceError, match="file larger than 10.0 KiB cap$"):
         read_path(path, max_bytes=SMALL_CAP)
+    pdf = tmp_path / "huge.pdf"
+    pdf.write_bytes(PDF_BYTES + b"0" * SMALL_CAP)
+    assert read_path(pdf, max_bytes=SMALL_CAP)[0].kind == "pdf"  # a PDF has its own cap
+    with pytest.raises(SourceError, match="file larger than 10.0 KiB cap$"):
+        read_path(pdf, max_document_bytes=SMALL_CAP)

@@ -1,7 +1,10 @@
 """Tests for `python -m ingest` on small real pages: builds, re-runs, dry runs and bad input.
 
-Most runs call ingest.__main__.main in-process (the embedding model loads once per test
-session); two run the real `python -m ingest` in a subprocess, side by side.
+`--path` and `--url` are shorthand for `add`: the pages join the sources already
+registered. Each index here starts as a copy of the session's snapshot index (the bundled
+snapshot registered), so only the stub pages are embedded. Most runs call
+ingest.__main__.main in-process (the embedding model loads once per test session); two
+run the real `python -m ingest` in a subprocess, side by side.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from index.store import read_index
+from index.builds import read_index
+from ingest import snapshot_pages
 from ingest.__main__ import main
 from ingest.fetch import read_path
 from ingest.parse import parse_page
@@ -69,13 +73,20 @@ class Built:
     first: Run
 
 
+def seeded(snapshot_index_dir: Path, target: Path) -> Path:
+    """A copy of the session's snapshot index, for a test to add to."""
+    shutil.copytree(snapshot_index_dir, target)
+    return target
+
+
 @pytest.fixture(scope="module")
-def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """Start the real `python -m ingest` twice, side by side: a build, and a missing path.
+def launched(tmp_path_factory: pytest.TempPathFactory, snapshot_index_dir: Path) -> Iterator[dict]:
+    """Start the real `python -m ingest` twice, side by side: an add, and a missing path.
 
     They start before the in-process build, so the subprocess's model load overlaps it.
+    The missing path goes to a folder without an index: nothing is built there.
     """
-    fresh = tmp_path_factory.mktemp("ingest-subprocess") / "index"
+    fresh = seeded(snapshot_index_dir, tmp_path_factory.mktemp("ingest-subprocess") / "index")
     nothing = tmp_path_factory.mktemp("nothing")
     missing = nothing / "bulletin.html"
     commands = {
@@ -110,12 +121,21 @@ def subprocess_runs(launched: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def built(launched: dict, tmp_path_factory: pytest.TempPathFactory) -> Built:
-    """An index built in-process from a folder of two stub pages."""
+def snapshot_state(snapshot_index_dir: Path) -> tuple[int, int]:
+    """The snapshot index's section and chunk counts."""
+    counts = read_index(snapshot_index_dir).manifest["counts"]
+    return counts["sections"], counts["chunks"]
+
+
+@pytest.fixture(scope="module")
+def built(
+    launched: dict, tmp_path_factory: pytest.TempPathFactory, snapshot_index_dir: Path
+) -> Built:
+    """The snapshot index with a folder of two stub pages added in-process."""
     site = tmp_path_factory.mktemp("site")
     for name in SITE_PAGES:
         shutil.copy(STUB / name, site / name)
-    index_dir = tmp_path_factory.mktemp("ingest-cli") / "index"
+    index_dir = seeded(snapshot_index_dir, tmp_path_factory.mktemp("ingest-cli") / "index")
     first = run("--path", site, "--index-dir", index_dir)
     return Built(site, index_dir, first)
 
@@ -123,55 +143,68 @@ def built(launched: dict, tmp_path_factory: pytest.TempPathFactory) -> Built:
 # ---------------------------------------------------------------- a build and re-runs
 
 
-def test_build_prints_the_change_summary_and_per_season_counts(built: Built) -> None:
+def test_build_prints_the_change_summary_and_per_season_counts(
+    built: Built, snapshot_state: tuple[int, int]
+) -> None:
     first = built.first
     assert first.code == 0, first.err
     stored = read_index(built.index_dir)
-    chunks = stored.manifest["counts"]["chunks"]
+    snapshot_sections, snapshot_chunks = snapshot_state
+    added_chunks = stored.manifest["counts"]["chunks"] - snapshot_chunks
     sections = sum(SITE_SEASONS.values())
     lines = first.out.splitlines()
     assert lines[0] == (
-        f"changed: sections: {sections} added, 0 changed, 0 removed, 0 unchanged; "
-        f"chunks: {chunks} added, 0 removed, 0 unchanged"
+        f"changed: sections: {sections} added, 0 changed, 0 removed, "
+        f"{snapshot_sections} unchanged; "
+        f"chunks: {added_chunks} added, 0 removed, {snapshot_chunks} unchanged"
     )
     assert "  added: Spring 2023 > Prescribing and dispensing > EPS tracker changes" in lines
     assert "  added: Winter 2022 > Summary Care Record" in lines
+    assert f"source added: {built.site} (html, {sections} sections)" in lines
     build_id = (built.index_dir / "CURRENT").read_text().strip()
     built_line = next(line for line in lines if line.startswith("built "))
+    total = stored.manifest["counts"]
     assert re.fullmatch(
-        rf"built {re.escape(build_id)}: {sections} sections, {chunks} chunks "
-        r"\(\d+ texts embedded\) in \d+\.\d s",
+        rf"built {re.escape(build_id)}: {total['sections']} sections, {total['chunks']} "
+        r"chunks \(\d+ texts embedded\) in \d+\.\d s",
         built_line,
     )
     season_lines = lines[lines.index(built_line) + 1 :]
     per_season = stored.manifest["counts"]["per_season"]
     assert season_lines == [
-        f"  {season}: {count} sections, {per_season[season]['chunks']} chunks"
-        for season, count in SITE_SEASONS.items()  # oldest first, overview before all
+        f"  {season}: {count['sections']} sections, {count['chunks']} chunks"
+        for season, count in per_season.items()
     ]
+    for season, count in SITE_SEASONS.items():  # the pages' seasons, beside the snapshot's
+        assert per_season[season]["sections"] >= count
+    assert list(per_season)[0] == "overview"  # oldest first, overview before all
     assert "Traceback" not in first.err
 
 
-def test_build_indexes_exactly_the_parsed_sections(built: Built) -> None:
+def test_build_indexes_the_snapshot_and_exactly_the_parsed_pages(
+    built: Built, snapshot_index_dir: Path
+) -> None:
     stored = read_index(built.index_dir)
     names = sorted(SITE_PAGES)  # a folder is read in sorted order
     expected = [s for name in names for s in parse_page(read_path(built.site / name)[0])]
-    assert stored.sections == expected
-    assert [src["source"] for src in stored.manifest["sources"]] == [
-        str(built.site / name) for name in names
+    assert stored.sections == read_index(snapshot_index_dir).sections + expected
+    sources = stored.manifest["sources"]
+    assert [(src["id"], src["location"], src["kind"]) for src in sources] == [
+        ("snapshot", "bundled", "html"),
+        (sources[1]["id"], str(built.site), "html"),
     ]
-    assert [src["sections"] for src in stored.manifest["sources"]] == [3, 6]
+    assert [p["source"] for p in sources[1]["pages"]] == [str(built.site / n) for n in names]
+    assert [p["sections"] for p in sources[1]["pages"]] == [3, 6]
 
 
 def test_rerun_unchanged_says_up_to_date_and_keeps_the_build(built: Built) -> None:
     before = state(built.index_dir)
     again = run("--path", built.site, "--index-dir", built.index_dir)
     assert again.code == 0, again.err
-    sections = sum(SITE_SEASONS.values())
-    chunks = read_index(built.index_dir).manifest["counts"]["chunks"]
+    counts = read_index(built.index_dir).manifest["counts"]
     assert again.out.splitlines() == [
-        f"changed: sections: 0 added, 0 changed, 0 removed, {sections} unchanged; "
-        f"chunks: 0 added, 0 removed, {chunks} unchanged",
+        f"changed: sections: 0 added, 0 changed, 0 removed, {counts['sections']} unchanged; "
+        f"chunks: 0 added, 0 removed, {counts['chunks']} unchanged",
         f"index in {built.index_dir} is up to date (nothing changed)",
     ]
     assert state(built.index_dir) == before
@@ -196,8 +229,8 @@ def test_dry_run_after_an_edit_lists_changes_and_writes_nothing(built: Built) ->
     finally:
         page.write_text(original, encoding="utf-8")
     assert dry.code == 0, dry.err
-    unchanged = sum(SITE_SEASONS.values()) - 2
-    chunks = read_index(built.index_dir).manifest["counts"]["chunks"]
+    counts = read_index(built.index_dir).manifest["counts"]
+    unchanged, chunks = counts["sections"] - 2, counts["chunks"]
     assert dry.out.splitlines() == [
         f"would change: sections: 1 added, 1 changed, 1 removed, {unchanged} unchanged; "
         f"chunks: 2 added, 2 removed, {chunks - 2} unchanged",
@@ -249,8 +282,14 @@ def _make_bad(kind: str, where: Path) -> Path:
         folder = where / "notes"
         folder.mkdir()
         (folder / "readme.txt").write_text("Bulletin notes, not a web page.\n")
-        (folder / "bulletin.pdf").write_bytes(_pdf_bytes())
+        (folder / "bulletin.docx").write_bytes(b"PK\x03\x04 a Word file")
         return folder
+    if kind == "text file":
+        path = where / "notes.txt"
+        path.write_text("Bulletin notes, not a web page.\n")
+        return path
+    if kind == "scanned pdf":
+        return STUB / "pdf" / "scanned-bulletin.pdf"
     return STUB / kind  # a stub page
 
 
@@ -258,14 +297,16 @@ def _make_bad(kind: str, where: Path) -> Path:
     ("kind", "reason"),
     [
         ("missing path", "no such file or folder"),
-        ("pdf file", "not an HTML file"),
+        ("pdf file", "not a readable PDF (PdfminerException: No /Root object! - Is this …"),
         ("empty file", "empty file"),
-        ("folder without html", "no .html files in folder"),
+        ("text file", "not an HTML page or PDF file"),
+        ("folder without html", "no .html or .pdf files in folder"),
         ("chrome_only.html", "no recognisable content (no headed text found)"),
         ("headings_only.html", "no recognisable content (no headed text found)"),
         ("title_only.html", "no recognisable content (the page has no body text)"),
-        # Binary bytes are not a web page, whatever the file is called.
-        ("pdf saved as .html", "not an HTML file"),
+        # A PDF's bytes make it a PDF, whatever the file is called.
+        ("pdf saved as .html", "not a readable PDF (PdfminerException: No /Root object! - …"),
+        ("scanned pdf", "no text layer (a scanned PDF?): run it through OCR first"),
     ],
 )
 def test_bad_source_fails_clearly_and_keeps_the_index(
@@ -280,26 +321,51 @@ def test_bad_source_fails_clearly_and_keeps_the_index(
     lines = bad.err.splitlines()
     assert all(line.startswith("error: ") for line in lines), lines
     naming = [line for line in lines if str(source) in line]
-    assert naming == [f"error: {source}: {reason}"]
+    assert len(naming) == 1, lines
+    if reason.endswith("…"):  # the library's own words follow
+        assert naming[0].startswith(f"error: {source}: {reason[:-1]}")
+    else:
+        assert naming == [f"error: {source}: {reason}"]
     assert state(built.index_dir) == before
+    assert read_index(built.index_dir).manifest["sources"] == before_sources(built)
 
 
-def test_mixed_run_warns_and_indexes_the_good_page(tmp_path: Path) -> None:
-    """One good page and one missing path: the good one is indexed (here via --if-missing)."""
-    index_dir = tmp_path / "index"
+def before_sources(built: Built) -> list[dict]:
+    """The sources the built index was made from (the snapshot and the site folder)."""
+    return json.loads(state(built.index_dir)[1])["sources"]
+
+
+def test_mixed_run_warns_and_indexes_the_good_page(
+    tmp_path: Path, snapshot_index_dir: Path
+) -> None:
+    """One good page and one missing path: the good one is added, the missing one is not."""
+    index_dir = seeded(snapshot_index_dir, tmp_path / "index")
     good = STUB / "no_seasons.html"
     missing = tmp_path / "missing.html"
-    mixed = run(
-        "--path", good, "--path", missing, "--index-dir", index_dir, "--if-missing", "--quiet"
-    )
+    mixed = run("--path", good, "--path", missing, "--index-dir", index_dir, "--quiet")
     assert mixed.code == 0, mixed.err
     assert mixed.err.splitlines() == [
         f"error: {missing}: no such file or folder",
         "warning: 1 source(s) skipped; indexing the rest",
     ]
     stored = read_index(index_dir)
-    assert stored.sections == parse_page(read_path(good)[0])
-    assert [s["source"] for s in stored.manifest["sources"]] == [str(good)]
+    mine = [s for s in stored.sections if s.page_url == read_path(good)[0].url]
+    assert mine == parse_page(read_path(good)[0])
+    assert [s["location"] for s in stored.manifest["sources"]] == ["bundled", str(good)]
+
+
+def test_if_missing_builds_a_new_index_from_the_snapshot_and_the_pages(tmp_path: Path) -> None:
+    """A new index starts with the bundled snapshot registered (the one full build here)."""
+    index_dir = tmp_path / "index"
+    good = STUB / "no_seasons.html"
+    done = run("--path", good, "--index-dir", index_dir, "--if-missing", "--quiet")
+    assert done.code == 0, done.err
+    stored = read_index(index_dir)
+    assert [s["location"] for s in stored.manifest["sources"]] == ["bundled", str(good)]
+    assert {s.page_url for s in stored.sections} == {
+        snapshot_pages()[0].url,
+        read_path(good)[0].url,
+    }
 
 
 # ---------------------------------------------------------------- a live URL
@@ -322,12 +388,12 @@ def serve(folder: Path) -> Iterator[str]:
         thread.join(timeout=5)
 
 
-def test_url_ingest_cites_the_served_url(tmp_path: Path) -> None:
+def test_url_ingest_cites_the_served_url(tmp_path: Path, snapshot_index_dir: Path) -> None:
     root = tmp_path / "www"
     (root / "it").mkdir(parents=True)
     shutil.copy(STUB / "plain_main.html", root / "it" / "updates.html")
     (root / "robots.txt").write_text("User-agent: *\nDisallow: /private/\n")
-    index_dir = tmp_path / "index"
+    index_dir = seeded(snapshot_index_dir, tmp_path / "index")
     with serve(root) as base:
         page_url = f"{base}/it/updates.html"
         done = run(
@@ -340,30 +406,41 @@ def test_url_ingest_cites_the_served_url(tmp_path: Path) -> None:
         "warning: 1 source(s) skipped; indexing the rest",
     ]
     stored = read_index(index_dir)
-    assert [(s.season, s.url) for s in stored.sections] == [
+    assert [(s.season, s.url) for s in stored.sections if s.page_url == page_url] == [
         ("Winter 2022", f"{page_url}#nhs-app"),
         ("Winter 2022", f"{page_url}#summary-care-record"),
         ("Autumn 2022", f"{page_url}#nhs-app-2"),  # generated anchors are unique on a page
     ]
-    assert {c.page_url for c in stored.chunks.values()} == {page_url}
-    (source,) = stored.manifest["sources"]
-    assert (source["source"], source["url"], source["sections"]) == (page_url, page_url, 3)
+    assert {c.page_url for c in stored.chunks.values()} == {page_url, snapshot_pages()[0].url}
+    _, source = stored.manifest["sources"]
+    assert (source["location"], source["url"], source["kind"], source["sections"]) == (
+        page_url,
+        page_url,
+        "html",
+        3,
+    )
+    assert source["pages"][0]["last_modified"]  # kept, for the next conditional refresh
 
 
 # ---------------------------------------------------------------- the real command
 
 
-def test_python_m_ingest_builds(subprocess_runs: dict) -> None:
+def test_python_m_ingest_builds(subprocess_runs: dict, snapshot_index_dir: Path) -> None:
     build = subprocess_runs["runs"]["build"]
     assert build.code == 0, build.err
     assert "Traceback" not in build.err
     fresh = subprocess_runs["fresh"]
     build_id = (fresh / "CURRENT").read_text().strip()
-    assert f"built {build_id}: 4 sections, 4 chunks" in build.out
-    assert build.out.splitlines()[-1] == "  overview: 4 sections, 4 chunks"
-    assert json.loads((fresh / "builds" / build_id / "manifest.json").read_text())["counts"][
-        "per_season"
-    ] == {"overview": {"sections": 4, "chunks": 4}}
+    before = read_index(snapshot_index_dir).manifest["counts"]
+    after = json.loads((fresh / "builds" / build_id / "manifest.json").read_text())["counts"]
+    assert (after["sections"], after["chunks"]) == (before["sections"] + 4, before["chunks"] + 4)
+    assert f"built {build_id}: {after['sections']} sections, {after['chunks']} chunks" in build.out
+    overview = before["per_season"]["overview"]
+    assert after["per_season"]["overview"] == {
+        "sections": overview["sections"] + 4,
+        "chunks": overview["chunks"] + 4,
+    }
+    assert f"source added: {STUB / 'no_seasons.html'} (html, 4 sections)" in build.out
 
 
 def test_python_m_ingest_bad_path_is_a_clear_error(subprocess_runs: dict) -> None:

@@ -18,8 +18,8 @@ from index_support import (
 )
 
 from assistant.__main__ import main as assistant_main
+from index.builds import current_build_dir
 from index.search import forget_index
-from index.store import current_build_dir
 
 
 def _garbage_middle(path: Path) -> None:

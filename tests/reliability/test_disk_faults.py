@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -19,8 +20,9 @@ from pathlib import Path
 import pytest
 from index_support import answer_json, build_in_process, comparable, copy_index, run_cli
 
+from index.builds import current_build_dir
+from index.errors import IndexWriteError
 from index.search import forget_index
-from index.store import IndexWriteError, current_build_dir
 
 
 def _run(*command: str) -> bool:
@@ -38,6 +40,34 @@ def _ingest(pages: Path, index_dir: Path, **popen) -> subprocess.CompletedProces
     return run_cli(
         "ingest", "--quiet", "--path", str(pages), "--index-dir", str(index_dir), **popen
     )
+
+
+def _command(argv: list[str], index_dir: Path, **popen) -> subprocess.CompletedProcess:
+    """Run `python -m ingest ARGV --quiet --index-dir DIR`."""
+    return run_cli("ingest", *argv, "--quiet", "--index-dir", str(index_dir), **popen)
+
+
+# The source commands that write, as run on a copy of the base index. refresh and remove
+# need a second source registered first (the edited pages, added in process).
+SOURCE_COMMANDS = {
+    "refresh": ["refresh"],
+    "remove the edited pages": ["remove", "{edited}"],
+    "add a PDF": ["add", "{pdf}"],
+}
+PDF = Path(__file__).resolve().parents[1] / "stub_data" / "pdf" / "bulletin-spring-2023.pdf"
+
+
+def _with_edited_pages(index_dir: Path, edited_pages: Path) -> None:
+    from ingest.update import AddRequest, update
+    from settings import load_settings
+
+    update(load_settings(index_dir=index_dir), add=[AddRequest(str(edited_pages))],
+           progress=False)  # fmt: skip
+    forget_index()
+
+
+def _argv(name: str, edited_pages: Path) -> list[str]:
+    return [a.format(edited=edited_pages, pdf=PDF) for a in SOURCE_COMMANDS[name]]
 
 
 def _assert_clean_failure(done: subprocess.CompletedProcess, reason: str) -> None:
@@ -157,6 +187,55 @@ def test_file_size_limit_fails_the_ingest_cleanly(index_copy: Path, edited_pages
     before = comparable(answer_json(index_copy))
 
     done = _ingest(edited_pages, index_copy, preexec_fn=_limit_file_size)
+
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: could not write the ")
+    assert lines[0].endswith("the previous index is unchanged")
+    _assert_previous_serves(index_copy, build_id, before)
+
+
+@pytest.mark.parametrize("name", list(SOURCE_COMMANDS))
+def test_source_commands_on_a_read_only_index_fail_cleanly(
+    name: str, base_index: Path, edited_pages: Path, tmp_path: Path
+) -> None:
+    source = copy_index(base_index, tmp_path / "index")
+    _with_edited_pages(source, edited_pages)
+    mount_point = tmp_path / "read-only"
+    mount_point.mkdir()
+    if not (
+        _run("mount", "--bind", str(source), str(mount_point))
+        and _run("mount", "-o", "remount,bind,ro", str(mount_point))
+    ):
+        _run("umount", str(mount_point))
+        pytest.skip("cannot remount a bind mount read-only here (the size-limit test runs)")
+    try:
+        build_id = current_build_dir(mount_point).name
+        before = comparable(answer_json(mount_point))
+        done = _command(_argv(name, edited_pages), mount_point)
+        _assert_clean_failure(done, "Read-only file system")
+        _assert_previous_serves(mount_point, build_id, before)
+    finally:
+        _unmount(mount_point)
+
+
+@pytest.mark.parametrize("name", list(SOURCE_COMMANDS))
+def test_source_commands_under_a_file_size_limit_fail_cleanly(
+    name: str, index_copy: Path, edited_pages: Path
+) -> None:
+    _with_edited_pages(index_copy, edited_pages)
+    if name == "refresh":  # something to rebuild: the registered edited page changes back
+        from index_support import BASE_SECTIONS, write_page
+
+        changed = index_copy.parent / "changed"
+        shutil.copytree(edited_pages, changed)
+        _with_edited_pages(index_copy, changed)
+        write_page(changed, BASE_SECTIONS)
+    build_id = current_build_dir(index_copy).name
+    before = comparable(answer_json(index_copy))
+
+    done = _command(_argv(name, edited_pages), index_copy, preexec_fn=_limit_file_size)
 
     assert done.returncode == 1, done.stderr
     lines = done.stderr.strip().splitlines()

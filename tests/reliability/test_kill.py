@@ -1,9 +1,10 @@
 """An ingest killed with SIGKILL at any point leaves the previous index serving the same answers.
 
-Each case starts a real `python -m ingest` of the edited pages on a copy of the base
-index and kills it -9 at one stage, seen from outside: after a delay, or when the build
-folder shows it has reached a step (its temp folder, Chroma's SQLite file, BM25's
-folder, the manifest that is written last before the switch).
+Each case starts a real `python -m ingest` command on a copy of the base index and kills
+it -9 at one stage, seen from outside: after a delay, or when the build folder shows it
+has reached a step (its temp folder, Chroma's SQLite file, BM25's folder, the manifest
+that is written last before the switch). Every command that writes is covered: add
+(the --path shorthand, at every stage), refresh and remove.
 """
 
 from __future__ import annotations
@@ -20,16 +21,21 @@ from pathlib import Path
 
 import pytest
 from index_support import (
+    BASE_SECTIONS,
     REPO_ROOT,
     answer_json,
     build_in_process,
     cli_env,
     comparable,
     copy_index,
+    edited_sections,
+    write_page,
 )
 
+from index.builds import current_build_dir, read_index
 from index.search import forget_index
-from index.store import current_build_dir, read_index
+from ingest.update import AddRequest, update
+from settings import load_settings
 
 
 def _tmp_has(name: str) -> Callable[[Path, float], bool]:
@@ -56,6 +62,12 @@ KILL_POINTS: dict[str, tuple[Callable[[Path, float], bool], bool]] = {
     "while writing BM25": (_tmp_has("bm25"), True),
     "just before the switch": (_tmp_has("manifest.json"), False),
 }
+# The other commands at the stages where their work differs from add's.
+OTHER_COMMANDS = ("refresh", "remove")
+OTHER_STAGES = ("while starting up (1.5 s)", "while writing Chroma", "just before the switch")
+CASES = [("add", stage) for stage in KILL_POINTS] + [
+    (command, stage) for command in OTHER_COMMANDS for stage in OTHER_STAGES
+]
 
 
 @pytest.fixture(scope="module")
@@ -66,16 +78,21 @@ def edited_answer(tmp_path_factory: pytest.TempPathFactory, edited_pages: Path) 
     return comparable(answer_json(index_dir))
 
 
-def _kill_at(index_dir: Path, pages: Path, reached: Callable[[Path, float], bool]) -> str:
-    """Run the ingest and SIGKILL it when reached() says so; return what happened."""
+@pytest.fixture(scope="module")
+def base_answer(base_index: Path) -> dict:
+    """The answer the base index gives."""
+    return comparable(answer_json(base_index))
+
+
+def _kill_at(index_dir: Path, argv: list[str], reached: Callable[[Path, float], bool]) -> str:
+    """Run `python -m ingest ARGV` and SIGKILL it when reached() says so; say what happened."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "ingest", "--quiet", "--path", str(pages), "--index-dir",
-         str(index_dir)],
+        [sys.executable, "-m", "ingest", *argv, "--quiet", "--index-dir", str(index_dir)],
         cwd=REPO_ROOT,
         env=cli_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-    )  # fmt: skip
+    )
     started = time.monotonic()
     try:
         while process.poll() is None:
@@ -83,7 +100,7 @@ def _kill_at(index_dir: Path, pages: Path, reached: Callable[[Path, float], bool
                 os.kill(process.pid, signal.SIGKILL)
                 process.wait(timeout=30)
                 return "killed"
-            if time.monotonic() - started > 180:
+            if time.monotonic() - started > 300:
                 raise AssertionError("the ingest neither reached the stage nor finished")
             time.sleep(0.001)
         return f"finished first (exit {process.returncode})"
@@ -95,48 +112,85 @@ def _kill_at(index_dir: Path, pages: Path, reached: Callable[[Path, float], bool
 
 @dataclass
 class KilledRun:
-    """One killed ingest: its index copy, what served before, and how the kill went."""
+    """One killed ingest: its index copy, the command, what served before, how it went."""
 
+    command: str
     index_dir: Path
+    argv: list[str]
     old_build: str
     before: dict
     outcome: str = ""
 
 
+def _prepare(command: str, index_dir: Path, pages: Path, edited_pages: Path) -> list[str]:
+    """Set the copy up for the command and return the command's arguments.
+
+    add: the edited pages replace the base ones. refresh: a registered folder of the
+    base page is edited in place first. remove: the edited pages were added, and go.
+    """
+    settings = load_settings(index_dir=index_dir)
+    if command == "add":
+        return ["--path", str(edited_pages)]
+    if command == "refresh":
+        write_page(pages, BASE_SECTIONS)
+        update(settings, add=[AddRequest(str(pages))], progress=False)
+        write_page(pages, edited_sections())
+        return ["refresh"]
+    update(settings, add=[AddRequest(str(edited_pages))], progress=False)
+    return ["remove", str(edited_pages)]
+
+
 @pytest.fixture(scope="module")
 def killed_runs(
     tmp_path_factory: pytest.TempPathFactory, base_index: Path, edited_pages: Path
-) -> dict[str, KilledRun]:
-    """Every kill point, each on its own copy of the base index, run side by side.
+) -> dict[tuple[str, str], KilledRun]:
+    """Every case, each on its own copy of the base index, run side by side.
 
     Each ingest spends ~10 s loading torch and the model before it writes; running the
-    cases together pays that once in wall time instead of five times.
+    cases together pays that about twice in wall time instead of once per case.
     """
     runs = {}
-    for number, stage in enumerate(KILL_POINTS):
-        index_dir = copy_index(base_index, tmp_path_factory.mktemp(f"kill-{number}") / "index")
-        runs[stage] = KilledRun(
-            index_dir, current_build_dir(index_dir).name, comparable(answer_json(index_dir))
+    for number, (command, stage) in enumerate(CASES):
+        folder = tmp_path_factory.mktemp(f"kill-{number}")
+        index_dir = copy_index(base_index, folder / "index")
+        argv = _prepare(command, index_dir, folder / "pages", edited_pages)
+        forget_index()
+        runs[command, stage] = KilledRun(
+            command,
+            index_dir,
+            argv,
+            current_build_dir(index_dir).name,
+            comparable(answer_json(index_dir)),
         )
 
-    def run(stage: str) -> None:
-        runs[stage].outcome = _kill_at(runs[stage].index_dir, edited_pages, KILL_POINTS[stage][0])
+    # At most six at a time: on two cores, more starve the watching threads, and a stage
+    # that lasts a few milliseconds (BM25's folder) passes unseen.
+    slots = threading.Semaphore(6)
 
-    workers = [threading.Thread(target=run, args=(stage,)) for stage in KILL_POINTS]
+    def run(case: tuple[str, str]) -> None:
+        killed = runs[case]
+        with slots:
+            killed.outcome = _kill_at(killed.index_dir, killed.argv, KILL_POINTS[case[1]][0])
+
+    workers = [threading.Thread(target=run, args=(case,)) for case in CASES]
     for worker in workers:
         worker.start()
     for worker in workers:
-        worker.join(timeout=300)
+        worker.join(timeout=600)
     return runs
 
 
-@pytest.mark.parametrize("stage", list(KILL_POINTS))
+@pytest.mark.parametrize("case", CASES, ids=[f"{c} {s}" for c, s in CASES])
 def test_sigkill_leaves_the_previous_index_serving(
-    stage: str, killed_runs: dict[str, KilledRun], edited_pages: Path, edited_answer: dict
+    case: tuple[str, str],
+    killed_runs: dict[tuple[str, str], KilledRun],
+    edited_answer: dict,
+    base_answer: dict,
 ) -> None:
-    run = killed_runs[stage]
+    run = killed_runs[case]
     index_dir = run.index_dir
-    old_must_serve = KILL_POINTS[stage][1]
+    old_must_serve = KILL_POINTS[case[1]][1]
+    finished = base_answer if run.command == "remove" else edited_answer
 
     forget_index()  # answer from what is on disk now, not from memory
     serving = current_build_dir(index_dir).name
@@ -148,12 +202,20 @@ def test_sigkill_leaves_the_previous_index_serving(
     else:  # the kill came after the switch: the new build is whole and serves
         stored = read_index(index_dir)
         assert stored.manifest["counts"]["chunks"] == len(stored.chunks)
-        assert comparable(answer_json(index_dir)) == edited_answer
+        assert comparable(answer_json(index_dir)) == finished
 
-    # The next ingest succeeds and clears what the killed one left behind.
-    build_in_process(edited_pages, index_dir)
+    # The same command again (or, when the killed one got as far as removing its source,
+    # a plain build) succeeds and clears what the killed one left behind.
+    settings = load_settings(index_dir=index_dir)
+    registered = {s["location"] for s in read_index(index_dir).manifest["sources"]}
+    if run.command == "remove" and run.argv[1] in registered:
+        update(settings, remove=[run.argv[1]], refresh=[], progress=False)
+    elif run.command == "add":
+        update(settings, add=[AddRequest(run.argv[1])], refresh=[], progress=False)
+    else:
+        update(settings, refresh=None, progress=False)
     assert not list((index_dir / "builds").glob(".tmp-*"))
     assert not list(index_dir.glob("CURRENT.tmp-*"))
     assert len(list((index_dir / "builds").iterdir())) <= 2
     forget_index()
-    assert comparable(answer_json(index_dir)) == edited_answer
+    assert comparable(answer_json(index_dir)) == finished

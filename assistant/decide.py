@@ -1,0 +1,422 @@
+"""Decide what the quoted passages do for the question: answer it, hedge, or not cover it.
+
+Three states (records.STATUSES):
+- answered: what would be quoted answers the question;
+- hedged: an on-topic passage exists but something asked for is not in it; the caveat
+  says what ("The bulletins don't name the suppliers."), then the closest passage is quoted;
+- not_covered: nothing relevant; the answer lists related reading.
+
+The decision reads named features of what would be quoted (below), each a number with
+its evidence, and two logistic models fitted on the train split by `make calibrate`
+combine them: the chance that the quote answers the question, and the chance that the
+archive is on the question's topic at all. The thresholds between the states were chosen
+on the dev split; the sealed test split reports how they hold up. No single feature
+refuses on its own: a missing date, an unnamed nation or an unmatched focus word only
+moves the chances, by weights learned from data. The model file (assistant/model/
+decision.json) records the data it was fitted on and the dev figures at the thresholds.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from assistant.kinds import Span
+from assistant.lexicon import DATA_DIR, nations
+from assistant.match import WordMatch, coverage, match_words, word_vectors
+from assistant.query import Query
+from assistant.reader import Reading, feature_matrix, term_weights
+from assistant.retrieve import build_tables
+from assistant.spans import span_features, span_matrix
+from index.search import SearchIndex
+from records import ANSWERED, HEDGED, NOT_COVERED
+from settings import AnswerSettings
+
+DECISION_FEATURES = (
+    "best_p",
+    "second_p",
+    "best_meaning",
+    "max_meaning",
+    "top_score",
+    "terms_exact",
+    "terms_soft",
+    "focus",
+    "heading",
+    "precise_asked",
+    "precise_found",
+    "precise_in_best",
+    "name_asked",
+    "name_found",
+    "name_in_best",
+    "loose_asked",
+    "loose_found",
+    "span_best",
+    "span_in_best",
+    "ask_soft",
+    "ask_rare_missing",
+    "dangling",
+    "thin",
+    "nation_asked",
+    "nation_found",
+    "pinned_missing",
+    "rare_missing",
+    "season_missing",
+    "short_question",
+)
+# A span is shown as answering when its chance is at least this share of the best span's.
+KEY_SPAN_SHARE = 0.5
+# The on-topic model reads only how close the archive comes to the question at all: with
+# few off-topic questions to learn from, the answer-detail features would only add noise.
+TOPIC_FEATURES = (
+    "best_meaning",
+    "max_meaning",
+    "top_score",
+    "terms_exact",
+    "terms_soft",
+    "heading",
+    "ask_soft",
+    "rare_missing",
+    "short_question",
+)
+# An item shorter than this is thin: a heading-like line whose content the capture lost.
+THIN_ITEM_WORDS = 12
+# A question word matched less closely than this counts as missing for the caveat and for
+# rare_missing (about where unrelated words sit for MiniLM: "jabs" / "smartcard" -0.04,
+# synonyms 0.45-0.75).
+MISSING_BELOW = 0.4
+
+
+class ModelMissingError(RuntimeError):
+    """The fitted model file is missing or unreadable: `make calibrate` writes it."""
+
+
+@dataclass(frozen=True)
+class Logistic:
+    """A fitted logistic regression over named features, standardised as it was fitted."""
+
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+
+    @classmethod
+    def from_json(cls, data: dict) -> Logistic:
+        return cls(
+            features=tuple(data["features"]),
+            mean=np.asarray(data["mean"], dtype=np.float64),
+            scale=np.asarray(data["scale"], dtype=np.float64),
+            coef=np.asarray(data["coef"], dtype=np.float64),
+            intercept=float(data["intercept"]),
+        )
+
+    def predict_one(self, features: dict[str, float]) -> float:
+        """The modelled chance for one set of named features."""
+        return float(self.predict(np.array([[features[n] for n in self.features]]))[0])
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        """The modelled chance for each row of features (in self.features order)."""
+        z = ((rows - self.mean) / self.scale) @ self.coef + self.intercept
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+    def contributions(self, row: np.ndarray) -> dict[str, float]:
+        """How much each feature moved the log-odds for one row (for the reason shown)."""
+        values = ((row - self.mean) / self.scale) * self.coef
+        return dict(zip(self.features, (float(v) for v in values), strict=True))
+
+
+@dataclass(frozen=True)
+class DecisionModel:
+    """The reader model, the two decision models and the thresholds chosen on dev."""
+
+    reader: Logistic
+    spans: Logistic
+    answers: Logistic
+    on_topic: Logistic
+    answered_at: float  # answered when the chance the quote answers is at least this
+    on_topic_at: float  # else hedged when the chance the topic is covered is at least this
+    keep_ratio: float  # quote further items scoring at least this share of the best one
+    meta: dict = field(default_factory=dict)
+
+
+@cache
+def _load(path: str, mtime: float) -> DecisionModel:
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return DecisionModel(
+        reader=Logistic.from_json(data["reader"]),
+        spans=Logistic.from_json(data["spans"]),
+        answers=Logistic.from_json(data["answers"]),
+        on_topic=Logistic.from_json(data["on_topic"]),
+        answered_at=float(data["thresholds"]["answered"]),
+        on_topic_at=float(data["thresholds"]["on_topic"]),
+        keep_ratio=float(data["keep_ratio"]),
+        meta={k: v for k, v in data.items() if k not in ("reader", "spans", "answers", "on_topic")},
+    )
+
+
+def load_model(path: Path) -> DecisionModel:
+    """Return the fitted models from their file (read once; again if the file changes)."""
+    try:
+        return _load(str(path), path.stat().st_mtime)
+    except (OSError, ValueError, KeyError) as error:
+        raise ModelMissingError(
+            f"the decision model {path} is missing or unreadable ({error.__class__.__name__}): "
+            "rebuild it with: make calibrate"
+        ) from error
+
+
+@dataclass
+class Decision:
+    """The state chosen for one question (or part), with the numbers and reasons behind it."""
+
+    status: str
+    chosen: list[Reading]
+    caveat: str = ""
+    p_answers: float = 0.0
+    p_on_topic: float = 0.0
+    features: dict[str, float] = field(default_factory=dict)
+    evidence: dict[str, str] = field(default_factory=dict)
+    spans: dict[str, list[Span]] = field(default_factory=dict)  # answering words per sentence
+
+    @property
+    def reason(self) -> str:
+        """One line for the eval report: the state, the chances and the strongest evidence."""
+        shown = "; ".join(f"{k}: {v}" for k, v in self.evidence.items() if v)
+        return f"{self.status} (answers {self.p_answers:.2f}, on topic {self.p_on_topic:.2f})" + (
+            f"; {shown}" if shown else ""
+        )
+
+
+def score_readings(
+    readings: list[Reading], reader: Logistic, query: Query, spans: Logistic | None = None
+) -> list[Reading]:
+    """Score each sentence (reader model) and its answer spans (span model); best first.
+
+    Without a span model (while calibrating the reader) spans are described, not scored.
+    """
+    if readings:
+        scores = reader.predict(feature_matrix(readings))
+        for reading, score in zip(readings, scores, strict=True):
+            reading.score = float(score)
+    group = query.kind.group if query.kind is not None else "none"
+    asked_words = len(query.ask_terms or query.terms)
+    for reading in readings:
+        reading.answer_spans = span_features(
+            reading.sentence, reading.kind_spans, set(reading.shared), asked_words, group,
+            reading.score, reading.features["meaning"],
+        )  # fmt: skip
+        if spans is not None and reading.answer_spans:
+            for scored, p in zip(
+                reading.answer_spans, spans.predict(span_matrix(reading.answer_spans)), strict=True
+            ):
+                scored.score = float(p)
+    return sorted(readings, key=lambda r: -r.score)
+
+
+def choose_items(
+    readings: list[Reading], keep_ratio: float, tuning: AnswerSettings
+) -> list[Reading]:
+    """Pick the source items to quote: the best, and up to two more scoring close to it.
+
+    readings come best first. Each item is represented by its best sentence; a lead-in
+    line ("... including:") brings the list items that follow it in the same passage.
+    """
+    if not readings:
+        return []
+    best = readings[0]
+    chosen: list[Reading] = []
+    for reading in readings:
+        if len(chosen) >= tuning.max_items or reading.score < best.score * keep_ratio:
+            break
+        if reading.key not in {c.key for c in chosen}:
+            chosen.append(reading)
+    if best.line_text.rstrip().endswith(":"):
+        following = [
+            r for r in readings if r.hit is best.hit and r.line > best.line and _is_item(r)
+        ]
+        for item in sorted(following, key=lambda r: r.line):
+            if item.key not in {c.key for c in chosen} and len(chosen) < tuning.max_list_items:
+                chosen.append(item)
+    # Source order within a passage, passages by rank: the answer reads like the bulletin.
+    chosen.sort(key=lambda r: (r.hit.rank, r.line))
+    return chosen
+
+
+def _is_item(reading: Reading) -> bool:
+    text = reading.line_text
+    return text.startswith("• ") or (text[:1].isdigit() and ". " in text[:4])
+
+
+def decide(
+    query: Query,
+    readings: list[Reading],
+    index: SearchIndex,
+    model: DecisionModel,
+    tuning: AnswerSettings,
+) -> Decision:
+    """Choose what to quote and which state the answer is in, with the caveat when hedged."""
+    ranked = score_readings(readings, model.reader, query, model.spans)
+    chosen = choose_items(ranked, model.keep_ratio, tuning)
+    if not chosen:
+        return Decision(NOT_COVERED, [], evidence={"retrieval": "nothing relevant retrieved"})
+    features, evidence = question_features(query, ranked, chosen, index)
+    p_answers = model.answers.predict_one(features)
+    p_on_topic = model.on_topic.predict_one(features)
+    if p_answers >= model.answered_at:
+        status = ANSWERED
+    elif p_on_topic >= model.on_topic_at:
+        status = HEDGED
+    else:
+        status = NOT_COVERED
+    spans = key_spans(ranked, chosen)
+    decision = Decision(status, chosen, "", p_answers, p_on_topic, features, evidence, spans)
+    if status == HEDGED:
+        decision.caveat = caveat_for(query, features, evidence)
+    return decision
+
+
+def question_features(
+    query: Query, ranked: list[Reading], chosen: list[Reading], index: SearchIndex
+) -> tuple[dict[str, float], dict[str, str]]:
+    """The decision's features: what the quoted items hold of what the question asks."""
+    _, idf = build_tables(index)
+    vectors = word_vectors(index)
+    best = ranked[0]
+    chosen_keys = {c.key for c in chosen}
+    quoted = [r for r in ranked if r.key in chosen_keys]
+    text = " ".join(c.line_text for c in chosen) + " " + " ".join(best.hit.chunk.heading_path)
+    terms = list(query.terms)
+    weights = term_weights(terms, idf)
+    term_matches = match_words(terms, text, vectors)
+    focus_matches = match_words(list(query.focus), text, vectors)
+    ask_terms = list(query.ask_terms) or terms
+    ask_weights = term_weights(ask_terms, idf)
+    ask_matches = match_words(ask_terms, text, vectors)
+    lowered = text.lower()
+    nation_found = query.nation is not None and any(s in lowered for s in nations()[query.nation])
+    missing_figures = [f for f in query.pinned if f.lower() not in lowered]
+    group = query.kind.group if query.kind is not None else "none"
+    found_any = any(r.kind_spans for r in quoted)
+    found_best = any(r.kind_spans for r in quoted if r.key == best.key)
+    span_scores = [sp.score for r in quoted for sp in r.answer_spans]
+    best_item_spans = [sp.score for r in quoted if r.key == best.key for sp in r.answer_spans]
+    features = {
+        "span_best": max(span_scores, default=0.0),
+        "span_in_best": max(best_item_spans, default=0.0),
+        "best_p": best.score,
+        "second_p": ranked[1].score if len(ranked) > 1 else 0.0,
+        "best_meaning": best.features["meaning"],
+        "max_meaning": max(r.features["meaning"] for r in ranked),
+        "top_score": best.hit.score,
+        "terms_exact": max(r.features["terms_exact"] for r in quoted),
+        "terms_soft": coverage(term_matches, weights),
+        "focus": min((m.score for m in focus_matches), default=1.0),
+        "heading": best.features["heading"],
+        "ask_soft": coverage(ask_matches, ask_weights),
+        "ask_rare_missing": rare_missing(ask_matches, ask_weights),
+        "dangling": float(_dangling(best)),
+        "thin": float(len(best.line_text.split()) < THIN_ITEM_WORDS),
+        "nation_asked": float(query.nation is not None),
+        "nation_found": float(nation_found),
+        "pinned_missing": len(missing_figures) / len(query.pinned) if query.pinned else 0.0,
+        "rare_missing": rare_missing(term_matches, weights),
+        "season_missing": float(bool(query.missing_seasons)),
+        "short_question": 1.0 / (1 + len(terms)),
+    }
+    for name in ("precise", "name", "loose"):
+        features[f"{name}_asked"] = float(group == name)
+        features[f"{name}_found"] = float(group == name and found_any)
+        if name != "loose":
+            features[f"{name}_in_best"] = float(group == name and found_best)
+    evidence = {
+        "kind": next((r.evidence["kind"] for r in quoted if r.kind_spans), best.evidence["kind"]),
+        "focus": ", ".join(
+            f"{m.word} ?" if m.score < MISSING_BELOW else f"{m.word} ~ {m.matched}"
+            for m in focus_matches
+        ),
+        "missing": ", ".join(m.word for m in term_matches if m.score < MISSING_BELOW),
+        "figures": ", ".join(missing_figures),
+        "nation": "" if query.nation is None else f"{query.nation}: {nation_found}",
+        "season": ", ".join(query.missing_seasons),
+    }
+    return features, evidence
+
+
+def key_spans(ranked: list[Reading], chosen: list[Reading]) -> dict[str, list[Span]]:
+    """The answering words of the quoted sentences: spans scoring at least KEY_SPAN_SHARE of
+    the best span, per sentence."""
+    chosen_keys = {c.key for c in chosen}
+    quoted = [r for r in ranked if r.key in chosen_keys and r.answer_spans]
+    best = max((sp.score for r in quoted for sp in r.answer_spans), default=0.0)
+    found: dict[str, list[Span]] = {}
+    for reading in quoted:
+        kept = [
+            sp.span for sp in reading.answer_spans if best and sp.score >= best * KEY_SPAN_SHARE
+        ]
+        if kept:
+            found.setdefault(reading.sentence, []).extend(kept)
+    return found
+
+
+def rare_missing(matches: list[WordMatch], weights: list[float]) -> float:
+    """How rare the rarest question word the text lacks is (its IDF share times its miss)."""
+    top = max(weights, default=1.0) or 1.0
+    return max(
+        ((w / top) * (1.0 - m.score) for m, w in zip(matches, weights, strict=True)), default=0.0
+    )
+
+
+def _dangling(reading: Reading) -> bool:
+    """True when the item leads into a list the capture lost ("... steps such as:" then nothing)."""
+    if not reading.line_text.rstrip().endswith(":"):
+        return False
+    lines = reading.hit.chunk.text.split("\n")
+    following = lines[reading.line + 1 :]
+    return not any(line.startswith("• ") or line[:1].isdigit() for line in following)
+
+
+@cache
+def caveat_templates() -> dict[str, str]:
+    """The caveat sentences, from assistant/data/caveats.json."""
+    data = json.loads((DATA_DIR / "caveats.json").read_text(encoding="utf-8"))
+    return {k: v for k, v in data.items() if not k.startswith("_")}
+
+
+def caveat_for(query: Query, features: dict[str, float], evidence: dict[str, str]) -> str:
+    """Say exactly what the archive doesn't give: the first missing thing, most specific first."""
+    say = caveat_templates()
+    focus = " ".join(query.focus)
+    if features["season_missing"]:
+        return say["season"].format(season=query.missing_seasons[0])
+    if features["nation_asked"] and not features["nation_found"]:
+        return say["nation"].format(nation=_title(query.nation or ""))
+    group = query.kind.group if query.kind is not None else "none"
+    if group in ("precise", "name") and not features[f"{group}_found"] and query.kind:
+        if query.kind.kind == "name" and focus:
+            return say["name_focus"].format(focus=focus)
+        if focus:
+            return say["kind_focus"].format(kind=query.kind.rule.label, focus=focus)
+        return say["kind"].format(kind=query.kind.rule.label)
+    if evidence.get("figures"):
+        return say["figures"].format(figures=evidence["figures"])
+    unmatched_focus = [w for w in query.focus if f"{w} ?" in evidence.get("focus", "")]
+    if unmatched_focus:
+        return say["focus"].format(focus=" ".join(unmatched_focus))
+    if evidence.get("missing"):
+        return say["words"].format(words=_listed(evidence["missing"].split(", ")))
+    return say["default"]
+
+
+def _title(nation: str) -> str:
+    return " ".join(w.capitalize() for w in nation.split())
+
+
+def _listed(words: list[str]) -> str:
+    words = [w for w in words if w][:3]
+    if len(words) <= 1:
+        return "".join(f"“{w}”" for w in words)
+    return ", ".join(f"“{w}”" for w in words[:-1]) + f" or “{words[-1]}”"

@@ -1,0 +1,108 @@
+"""The word lists and pattern tables the assistant reads questions with, loaded from data files.
+
+Heuristics are data: what counts as a stop word, a generic word, a public body, a nation or
+a kind of answer lives in assistant/data/, where a reviewer can read and change it without
+reading code. Each loader reads its file once per process.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+# A season name, with an optional year: "autumn 2021", "winter '21", "the spring update".
+SEASON_RE = re.compile(
+    r"\b(spring|summer|autumn|fall|winter)(?:\s*(?:of\s*)?('?\d{2}|\d{4}))?\b", re.IGNORECASE
+)
+
+
+def _words(name: str) -> frozenset[str]:
+    """A word-list file: words separated by whitespace; lines starting with # are comments."""
+    lines = (DATA_DIR / name).read_text(encoding="utf-8").splitlines()
+    return frozenset(w for line in lines if not line.lstrip().startswith("#") for w in line.split())
+
+
+@cache
+def stopwords() -> frozenset[str]:
+    """Words that carry no subject ("the", "please", "bulletin")."""
+    return _words("stopwords.txt")
+
+
+@cache
+def generic_focus() -> frozenset[str]:
+    """Words that name the kind of answer rather than its subject ("firm", "date")."""
+    return _words("generic_focus.txt")
+
+
+@cache
+def focus_stops() -> frozenset[str]:
+    """Function words and common verbs that end a focus phrase ("which company *provides*")."""
+    return _words("focus_stops.txt")
+
+
+@cache
+def public_names() -> frozenset[str]:
+    """Public bodies and institutional words: capitalised, but never the name asked for."""
+    return _words("public_names.txt")
+
+
+@cache
+def spellings() -> dict[str, str]:
+    """Other spellings of a term that the bulletins use ("wales" -> "welsh")."""
+    data = json.loads((DATA_DIR / "spellings.json").read_text(encoding="utf-8"))
+    return {k: v for k, v in data.items() if not k.startswith("_")}
+
+
+@cache
+def nations() -> dict[str, tuple[str, ...]]:
+    """Each nation a question may name, with the spellings that show a passage covers it."""
+    data = json.loads((DATA_DIR / "nations.json").read_text(encoding="utf-8"))
+    return {k: tuple(v) for k, v in data.items() if not k.startswith("_")}
+
+
+@dataclass(frozen=True)
+class KindRule:
+    """One kind of answer: how a question asks for it and how a sentence gives it."""
+
+    kind: str
+    label: str  # for the caveat: "The bulletins don't give <label> for this."
+    asks: tuple[re.Pattern, ...]
+    spans: tuple[re.Pattern, ...] = ()
+    detector: str | None = None  # a function in assistant/kinds.py, when patterns can't tell
+    neutral: bool = False  # nothing to look for (a yes/no question)
+    group: str = "precise"  # "precise" (a date, a count), "name", "loose" (a reason), "none"
+
+
+@cache
+def answer_kinds() -> tuple[KindRule, ...]:
+    """The kinds of answer, in the order they are tried against a question."""
+    data = json.loads((DATA_DIR / "answer_kinds.json").read_text(encoding="utf-8"))
+    months = data["months"]
+    rules = []
+    for entry in data["kinds"]:
+        rules.append(
+            KindRule(
+                kind=entry["kind"],
+                label=entry["label"],
+                asks=tuple(re.compile(p, re.I) for p in entry["asks"]),
+                spans=tuple(
+                    re.compile(p.replace("{months}", months), re.I) for p in entry.get("spans", ())
+                ),
+                detector=entry.get("detector"),
+                neutral=bool(entry.get("neutral", False)),
+                group=entry.get("group", "precise"),
+            )
+        )
+    return tuple(rules)
+
+
+@cache
+def month_pattern() -> re.Pattern:
+    """A month name or abbreviation ("May" only capitalised: "may be" is not a date)."""
+    data = json.loads((DATA_DIR / "answer_kinds.json").read_text(encoding="utf-8"))
+    return re.compile(rf"\b{data['months']}\b", re.I)

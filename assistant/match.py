@@ -1,0 +1,138 @@
+"""Paraphrase-tolerant matching: how well a text covers each of a question's words.
+
+Contractors name things in their own words ("jabs" for vaccinations, "edition" for
+version, "the CSU" for the commissioning support unit), so exact word matching refuses
+answerable questions. Here a question word matches a text by, best first:
+- the word itself or its stem ("suppliers" / "supplier"): 1.0;
+- initials: "commissioning support unit" in the question and "CSU" in the text, or the
+  other way round: 1.0;
+- meaning: the cosine between the word's embedding and the closest text word's, from the
+  same MiniLM model the index uses ("jabs" / "vaccinations" 0.53, "edition" / "version"
+  0.73, "jabs" / "smartcard" -0.04).
+Word vectors for the archive's vocabulary are made once per index build; a question word
+the archive never uses is embedded when first seen and remembered.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.terms import STOPWORDS, term_in, words_of
+from index.search import SearchIndex
+
+_WORD = re.compile(r"[a-z][a-z0-9]+")
+# A question word this close in meaning to a text word counts as present for the evidence
+# shown in reasons ("jabs ~ vaccinations"); the fitted models read the raw similarity.
+SHOWN_SIMILARITY = 0.45
+
+
+@dataclass(frozen=True)
+class WordMatch:
+    """How one question word is matched in a text: by which text word, and how closely."""
+
+    word: str
+    matched: str  # the text word (or initials) it matched; "" if none
+    score: float  # 1.0 exact, stem or initials; else the embedding cosine (clipped at 0)
+
+
+class WordVectors:
+    """Embeddings of single words, for the archive's vocabulary and words asked since."""
+
+    def __init__(self, index: SearchIndex) -> None:
+        vocabulary = sorted(
+            {w for c in index.chunks.values() for w in _WORD.findall(c.embed_text.lower())}
+            - STOPWORDS
+        )
+        vectors = index.embed_texts(vocabulary) if vocabulary else np.zeros((0, 1), np.float32)
+        self._index = index
+        self._rows = {w: i for i, w in enumerate(vocabulary)}
+        self._vectors = vectors
+        self._asked: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def known(self, words: list[str]) -> tuple[list[str], np.ndarray]:
+        """Return the words that have vectors (the archive's vocabulary) and their vectors."""
+        kept = [w for w in words if w in self._rows]
+        rows = [self._rows[w] for w in kept]
+        return kept, self._vectors[rows] if rows else np.zeros((0, self._vectors.shape[1]))
+
+    def of(self, words: list[str]) -> np.ndarray:
+        """Return one vector per word, embedding (and remembering) words not seen before."""
+        new = [w for w in dict.fromkeys(words) if w not in self._rows and w not in self._asked]
+        if new:
+            vectors = self._index.embed_texts(new)
+            with self._lock:
+                self._asked.update(zip(new, vectors, strict=True))
+        return np.stack(
+            [self._vectors[self._rows[w]] if w in self._rows else self._asked[w] for w in words]
+        )
+
+
+def word_vectors(index: SearchIndex) -> WordVectors:
+    """The word vectors for this index build, made on first use."""
+    return index.derived("word_vectors", WordVectors)
+
+
+def match_words(words: list[str], text: str, vectors: WordVectors) -> list[WordMatch]:
+    """Return how well the text covers each question word (exact, initials, or meaning)."""
+    if not words:
+        return []
+    lowered = text.lower()
+    text_words = words_of(text)
+    matches: dict[str, WordMatch] = {}
+    for word, initials in _initial_matches(words, text).items():
+        matches[word] = WordMatch(word, initials, 1.0)
+    for word in words:
+        if word not in matches and term_in(word, text_words, lowered):
+            matches[word] = WordMatch(word, word, 1.0)
+    rest = [w for w in words if w not in matches]
+    if rest:
+        candidates, matrix = vectors.known(sorted(set(_WORD.findall(lowered)) - STOPWORDS))
+        if candidates:
+            similarity = vectors.of(rest) @ matrix.T
+            for word, row in zip(rest, similarity, strict=True):
+                best = int(row.argmax())
+                matches[word] = WordMatch(word, candidates[best], max(0.0, float(row[best])))
+    return [matches.get(w, WordMatch(w, "", 0.0)) for w in words]
+
+
+def _initial_matches(words: list[str], text: str) -> dict[str, str]:
+    """Question words that a run of initials in the text (or the question) accounts for.
+
+    "commissioning support unit" in the question and "CSU" in the text: all three words
+    are matched by "CSU". "CSU" in the question and "Commissioning Support Unit" in the
+    text: "csu" is matched by the phrase.
+    """
+    found: dict[str, str] = {}
+    acronyms = {a.lower() for a in re.findall(r"\b[A-Z][A-Z0-9&]{1,7}\b", text)}
+    for size in (4, 3, 2):
+        for start in range(len(words) - size + 1):
+            run = words[start : start + size]
+            initials = "".join(w[0] for w in run)
+            if initials in acronyms:
+                for w in run:
+                    found.setdefault(w, initials.upper())
+    text_words = _WORD.findall(text.lower())
+    for word in words:
+        if 2 <= len(word) <= 6 and word not in found:
+            for start in range(len(text_words) - len(word) + 1):
+                run = [w for w in text_words[start : start + len(word) + 2] if w not in _JOIN]
+                if "".join(w[0] for w in run[: len(word)]) == word:
+                    found[word] = " ".join(run[: len(word)])
+                    break
+    return found
+
+
+_JOIN = frozenset({"and", "of", "for", "the", "in", "on", "to"})
+
+
+def coverage(matches: list[WordMatch], weights: list[float]) -> float:
+    """The weighted mean match score: how much of the question the text covers (0..1)."""
+    total = sum(weights)
+    if not matches or total <= 0:
+        return 0.0
+    return sum(m.score * w for m, w in zip(matches, weights, strict=True)) / total

@@ -1,0 +1,289 @@
+"""Read a question before retrieval: clean it, find its parts, its season intent and what it asks.
+
+The first step of the flow: question text in, Query records out. A Query holds everything
+later steps need to know about the question and nothing about the archive's answer:
+- the text to retrieve with (a follow-up already made self-contained), its vector;
+- the seasons it restricts to (named, or the caller's filter), "latest" intent, and any
+  bulletin it names that the archive has no content for;
+- the kind of answer it asks for (assistant/kinds.py), its focus words ("which *robotic*
+  systems"), the nation and the figures it pins down.
+A compound question ("how many took part, and which system were they on?") is split into
+parts, each a Query of its own, so each part is decided and cited on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.followup import ArchiveWords, resolve
+from assistant.kinds import Asked, asked_kind
+from assistant.lexicon import SEASON_RE, focus_stops, generic_focus, month_pattern, nations
+from assistant.terms import STOPWORDS, question_terms
+from index.search import SearchIndex
+
+MAX_QUESTION_CHARS = 2000
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_TAG = re.compile(r"<[^>]{0,500}>")
+_BULLETIN_RE = re.compile(
+    r"\b(spring|summer|autumn|fall|winter)(\s*(of\s*)?('?\d{2}|\d{4}))?\s+(it\s+)?"
+    r"(updates?|bulletins?|edition|issue|newsletter|one)\b",
+    re.IGNORECASE,
+)
+_LATEST_RE = re.compile(
+    r"\b(latest|current(?:ly)?|most recent|newest|now|as things stand|these days|today|still)\b",
+    re.IGNORECASE,
+)
+# Where a compound question's next ask starts: a join, then a question word.
+_ASK_WORD = (
+    r"(?:what|when|which|who|whom|whose|where|why|how|is|are|was|were|does|do|did|can|could|"
+    r"will|would|should|has|have)"
+)
+_PART_BREAK = re.compile(
+    rf"(?:\?\s+|\s*[;—–]\s*(?:and\s+|also\s+|plus\s+)?|,?\s+(?:and|also|plus|but)\s+(?:also\s+)?)"
+    rf"(?={_ASK_WORD}\b)",
+    re.IGNORECASE,
+)
+_ASKS = re.compile(
+    rf"^\s*{_ASK_WORD}\b|\b(?:what|when|which|who|whom|whose|where|why|how)\b|\?\s*$",
+    re.IGNORECASE,
+)
+_FOCUS = re.compile(
+    r"\b(?:which|what|how many|how much|minimum|maximum)\s+((?:[\w'’-]+\s+){0,2}[\w'’-]+)", re.I
+)
+
+
+class BadQuestionError(ValueError):
+    """The question cannot be answered as given (empty, too long, ...)."""
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question (or one part of a compound question) prepared for retrieval and reading."""
+
+    text: str  # self-contained: a follow-up carries its earlier turns' topic
+    asked: str  # the words the user typed for this part
+    vector: np.ndarray
+    seasons: tuple[str, ...] = ()  # restrict to these seasons (named or filtered)
+    wants_latest: bool = False
+    topics: tuple[str, ...] = ()
+    missing_seasons: tuple[str, ...] = ()  # named in the question, but not in the archive
+    kind: Asked | None = None
+    terms: tuple[str, ...] = ()  # the content words of the whole (resolved) question
+    ask_terms: tuple[str, ...] = ()  # those of the words that ask, without chat around them
+    focus: tuple[str, ...] = ()
+    nation: str | None = None
+    pinned: tuple[str, ...] = field(default=())  # figures and dates the question pins down
+
+
+def clean_question(question: object) -> str:
+    """Return the question as plain text, or raise BadQuestionError saying what is wrong.
+
+    Control characters become spaces and HTML tags are reduced to their text, so
+    "<b>EPS</b> dates?" is asked as "EPS dates?".
+    """
+    if not isinstance(question, str):
+        raise BadQuestionError("the question must be text")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise BadQuestionError(
+            f"the question is {len(question):,} characters; the limit is {MAX_QUESTION_CHARS:,}"
+        )
+    text = _CONTROL.sub(" ", question)
+    text = _TAG.sub(" ", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    if not re.search(r"\w", text):
+        raise BadQuestionError("the question is empty")
+    return text
+
+
+def make_queries(
+    question: str,
+    history: list | None,
+    index: SearchIndex,
+    seasons: list[str] | None = None,
+    topics: list[str] | None = None,
+) -> tuple[Query, list[Query]]:
+    """Return the whole question as one Query, and its parts (one Query per ask).
+
+    Parts after the first lean on it as follow-ups do on earlier turns: in "until when was
+    it funded, and what replaces it?" the second part is read with the first's topic.
+    """
+    words = archive_words(index)
+    resolved = resolve(question, history, words)
+    whole = make_query(resolved, question, index, seasons, topics)
+    parts = split_parts(question)
+    if len(parts) < 2:
+        return whole, [whole]
+    earlier = list(history or [])
+    queries = []
+    for part in parts:
+        text = resolve(part, earlier, words) if earlier else part
+        queries.append(make_query(text, part, index, seasons, topics))
+        earlier = [*earlier, part]
+    return whole, queries
+
+
+def archive_words(index: SearchIndex) -> ArchiveWords:
+    """The archive's subject words (headings, capitalised terms) and its whole vocabulary.
+
+    "rtec", "smartcards", "nhsmail", "sonar": a question naming one has a subject of its
+    own; one naming none in the archive's own words ("until when?") leans on the
+    conversation (assistant/followup.py).
+    """
+    return index.derived("archive_words", _make_archive_words)
+
+
+def _make_archive_words(index: SearchIndex) -> ArchiveWords:
+    subjects: set[str] = set()
+    vocabulary: set[str] = set()
+    for chunk in index.chunks.values():
+        for heading in chunk.heading_path:
+            subjects.update(question_terms(heading))
+        text = chunk.text
+        subjects.update(w.lower() for w in re.findall(r"\b[A-Z][\w&-]*[A-Z0-9][\w&-]*\b", text))
+        subjects.update(w.lower() for w in re.findall(r"(?<=[a-z,;] )[A-Z][a-z]{2,}\b", text))
+        vocabulary.update(question_terms(chunk.embed_text))
+    return ArchiveWords(frozenset(subjects - STOPWORDS - generic_focus()), frozenset(vocabulary))
+
+
+def ask_clause(question: str) -> str:
+    """The part of a message that asks: its questions, without the context around them.
+
+    "We're a small independent in Leeds and our PMR keeps going on about it. When does
+    MYS become compulsory?" asks "When does MYS become compulsory?". A message with no
+    question mark asks in its sentences that open with a question word, else throughout.
+    """
+    pieces = [p.strip() for p in re.split(r"(?<=[.?!])\s+|\s*[;—–]\s*", question) if p.strip()]
+    asking = [p for p in pieces if p.endswith("?")] or [p for p in pieces if _ASKS.search(p)]
+    return " ".join(asking) if asking else question
+
+
+def split_parts(question: str) -> list[str]:
+    """Split a compound question into its asks; a plain question is one part.
+
+    Context before the first ask stays with it ("We're in Leeds; when does ...?"), and a
+    piece that asks nothing ("... and thanks") joins the part before it.
+    """
+    pieces = [p.strip(" ,;") for p in _PART_BREAK.split(question) if p and p.strip(" ,;")]
+    parts: list[str] = []
+    for piece in pieces:
+        if parts and (not _ASKS.search(piece) or len(question_terms(piece)) == 0):
+            parts[-1] = f"{parts[-1]} {piece}"
+        elif parts and not _ASKS.search(parts[-1]):
+            parts[-1] = f"{parts[-1]}; {piece}"  # context, then the first ask
+        else:
+            parts.append(piece)
+    return parts if len(parts) > 1 else [question]
+
+
+def make_query(
+    text: str,
+    asked: str,
+    index: SearchIndex,
+    seasons: list[str] | None = None,
+    topics: list[str] | None = None,
+) -> Query:
+    """Embed the question and read it; explicit season filters win over named seasons."""
+    named = seasons_named(text, index.seasons)
+    chosen = tuple(seasons or named)
+    ask = ask_clause(asked)
+    return Query(
+        text=text,
+        asked=asked,
+        vector=index.embed_query(text),
+        seasons=chosen,
+        wants_latest=wants_latest(text) and not chosen,
+        topics=tuple(topics or ()),
+        missing_seasons=tuple(seasons_missing(text, index.seasons)) if not seasons else (),
+        kind=asked_kind(ask) or asked_kind(asked) or asked_kind(text),
+        terms=tuple(question_terms(strip_seasons(text))),
+        ask_terms=tuple(question_terms(strip_seasons(ask))),
+        focus=tuple(focus_words(ask) or focus_words(text)),
+        nation=nation_named(text),
+        pinned=tuple(pinned_figures(text)),
+    )
+
+
+def season_mentions(question: str) -> list[tuple[str, str]]:
+    """Return the (season, year) pairs a question names: "autumn 2021" -> ("Autumn", "2021").
+
+    The year is "" when not given ("the winter update").
+    """
+    mentions = []
+    for match in SEASON_RE.finditer(question):
+        name = match.group(1).lower().replace("fall", "autumn").capitalize()
+        year = (match.group(2) or "").lstrip("'")
+        mentions.append((name, "20" + year if len(year) == 2 else year))
+    return mentions
+
+
+def seasons_named(question: str, known: list[str]) -> list[str]:
+    """Return the index's seasons that the question names ("the autumn 2021 update")."""
+    found: list[str] = []
+    for name, year in season_mentions(question):
+        for season in known:
+            label, _, season_year = season.partition(" ")
+            if label == name and (not year or year == season_year) and season not in found:
+                found.append(season)
+    return found
+
+
+def seasons_missing(question: str, known: list[str]) -> list[str]:
+    """Return the bulletins a question names ("the spring 2022 update") that have no content.
+
+    Only a season followed by "update"/"bulletin" counts: "go live in spring 2021" is a
+    date, not a bulletin.
+    """
+    missing = []
+    for match in _BULLETIN_RE.finditer(question):
+        ((name, year),) = season_mentions(match.group(0))
+        if not seasons_named(f"{name} {year}", known):
+            missing.append(f"{name} {year}".strip())
+    return missing
+
+
+def wants_latest(question: str) -> bool:
+    """True when the question asks for the latest or current position."""
+    return bool(_LATEST_RE.search(question))
+
+
+def strip_seasons(question: str) -> str:
+    """The question without its season words: they pick a bulletin, they are not the topic."""
+    return _BULLETIN_RE.sub(" ", SEASON_RE.sub(" ", question))
+
+
+def focus_words(question: str) -> list[str]:
+    """Return the content words of what the question asks about ("which robotic systems")."""
+    words: list[str] = []
+    for match in _FOCUS.finditer(question):
+        for token in match.group(1).lower().split():
+            if token in focus_stops() or token.endswith("ed"):
+                break  # the focus phrase ends where the verb or a function word starts
+            word = re.sub(r"['’]s$", "", token)
+            if word not in generic_focus() and word not in STOPWORDS and len(word) > 2:
+                words.append(word)
+    return words
+
+
+def nation_named(question: str) -> str | None:
+    """The nation the question asks about, if it names one other than England."""
+    lowered = question.lower()
+    for nation, spellings in nations().items():
+        if nation != "england" and any(re.search(rf"\b{s}\b", lowered) for s in spellings):
+            return nation
+    return None
+
+
+def pinned_figures(question: str) -> list[str]:
+    """Return figures and dates a question pins down ("in August 2021", "the 4-item limit").
+
+    A bulletin season ("the autumn 2021 update") picks a bulletin, so it is not a figure.
+    """
+    text = strip_seasons(question)
+    months = month_pattern().pattern
+    found = [m.group(0) for m in re.finditer(rf"(?i){months}\s+\d{{4}}\b", text)]
+    text = re.sub(rf"(?i){months}\s+\d{{4}}\b", " ", text)
+    found += re.findall(r"\b\d+(?:\.\d+)?\b", text)
+    return found

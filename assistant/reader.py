@@ -1,0 +1,276 @@
+"""Read the question against every sentence of the top passages: named features with evidence.
+
+Each feature reads the question and the sentence together and returns a value with the
+evidence for it, so a reviewer can see why an answer was chosen ("jabs ~ vaccinations",
+"date: 1st October 2021"). The reader model (fitted on the train split by `make
+calibrate`, a logistic regression) combines them into the chance that the sentence
+answers the question; the answer quotes the items holding the best sentences, and the
+decision (assistant/decide.py) reads the same features of what would be quoted.
+
+Features of one sentence:
+- meaning: cosine between the question and the sentence (MiniLM, both normalised);
+- passage, rank: its passage's retrieval score (as a share of the best) and 1/rank;
+- terms_exact: share of the question's IDF-weighted terms its item and headings hold;
+- terms_soft: the same, matching paraphrases too (assistant/match.py);
+- focus: how well the item covers the worst-covered focus word ("which *robotic* ...");
+- heading: how well the passage's headings alone cover the question;
+- <group>_found / <group>_missing: the question asks for a kind of answer and the sentence
+  holds one that the question does not already contain, or not; kept apart by how exact the
+  kind is: precise (a date, a count, a price, an expansion ...), name (a name, a place),
+  loose (a reason, a procedure);
+- nation_found / nation_missing: the question names a nation, and the item does or doesn't;
+- pinned_missing: the share of figures the question pins down ("in August 2021") absent.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.kinds import Span, find_spans
+from assistant.lexicon import nations
+from assistant.match import WordMatch, coverage, match_words, word_vectors
+from assistant.query import Query
+from assistant.retrieve import build_tables
+from assistant.spans import shared_words
+from assistant.terms import weighted_coverage
+from index.search import SearchIndex
+from records import Hit
+from sentences import line_sentences
+
+SENTENCE_FEATURES = (
+    "meaning",
+    "passage",
+    "rank",
+    "terms_exact",
+    "terms_soft",
+    "focus",
+    "heading",
+    "precise_found",
+    "precise_missing",
+    "name_found",
+    "name_missing",
+    "loose_found",
+    "loose_missing",
+    "nation_found",
+    "nation_missing",
+    "pinned_missing",
+)
+
+
+@dataclass
+class Reading:
+    """One sentence of a retrieved passage, read against the question."""
+
+    sentence: str
+    hit: Hit
+    line: int  # which line (source item) of the passage it sits on
+    features: dict[str, float]
+    evidence: dict[str, str]
+    kind_spans: list[Span] = field(default_factory=list)  # answer-kind spans in the sentence
+    shared: frozenset[str] = frozenset()  # its item's words that the question's words match
+    score: float = 0.0  # the reader model's chance that this sentence answers the question
+    answer_spans: list = field(default_factory=list)  # spans.ScoredSpan, once scored
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """The source item: (chunk id, line number)."""
+        return (self.hit.chunk.id, self.line)
+
+    @property
+    def line_text(self) -> str:
+        return self.hit.chunk.text.split("\n")[self.line]
+
+
+@dataclass(frozen=True)
+class LineRead:
+    """What is read once per source item: term matches over the item and its headings."""
+
+    matches: list[WordMatch]
+    focus: list[WordMatch]
+    shared: frozenset[str]  # the item's words the asking words match closely
+    exact: float
+    soft: float
+    heading: float
+
+
+def read(query: Query, hits: list[Hit], index: SearchIndex, passages: int) -> list[Reading]:
+    """Read every sentence of the top passages against the query, best-scored first."""
+    if not hits:
+        return []
+    _, idf = build_tables(index)
+    vectors = word_vectors(index)
+    terms = list(query.terms)
+    weights = term_weights(terms, idf)
+    top_score = hits[0].score or 1.0
+    readings: list[Reading] = []
+    for hit in hits[:passages]:
+        context = " ".join(hit.chunk.heading_path)
+        heading_matches = match_words(terms, context, vectors)
+        for line_no, line in enumerate(hit.chunk.text.split("\n")):
+            sentences = line_sentences(line)
+            if not sentences:
+                continue
+            item = read_line(query, line, context, weights, idf, vectors, heading_matches)
+            for sentence in sentences:
+                readings.append(
+                    read_sentence(query, sentence, hit, line_no, line, item, top_score, index)
+                )
+    return readings
+
+
+def term_weights(terms: list[str], idf: dict[str, float]) -> list[float]:
+    """Each term's IDF: a rare word ("FP34C") matters more than a common one ("system")."""
+    default = max(idf.values(), default=1.0)  # a word the index never saw is as rare as any
+    return [idf.get(t, default) for t in terms]
+
+
+def read_line(
+    query: Query,
+    line: str,
+    context: str,
+    weights: list[float],
+    idf: dict[str, float],
+    vectors,
+    heading_matches: list[WordMatch],
+) -> LineRead:
+    """Match the question's terms and focus words against one item and its headings."""
+    text = f"{context} {line}"
+    matches = match_words(list(query.terms), text, vectors)
+    asking = match_words(list(query.ask_terms), line, vectors) if query.ask_terms else matches
+    return LineRead(
+        matches=matches,
+        focus=match_words(list(query.focus), text, vectors),
+        shared=frozenset(shared_words(asking)),
+        exact=weighted_coverage(list(query.terms), text, idf),
+        soft=coverage(matches, weights),
+        heading=coverage(heading_matches, weights),
+    )
+
+
+def read_sentence(
+    query: Query,
+    sentence: str,
+    hit: Hit,
+    line_no: int,
+    line: str,
+    item: LineRead,
+    top_score: float,
+    index: SearchIndex,
+) -> Reading:
+    """Compute the named features of one sentence, with the evidence for each."""
+    vector = index.sentence_vector(sentence)
+    if vector is None:  # not stored (an older build): embed it now
+        vector = index.embed_texts([sentence])[0]
+    features: dict[str, float] = {
+        "meaning": float(vector @ query.vector),
+        "passage": float(hit.score / top_score) if top_score else 0.0,
+        "rank": 1.0 / hit.rank,
+        "terms_exact": item.exact,
+        "terms_soft": item.soft,
+        "focus": min((m.score for m in item.focus), default=1.0),
+        "heading": item.heading,
+    }
+    evidence = {
+        "terms_soft": matches_evidence(item.matches),
+        "focus": matches_evidence(item.focus) or "no focus words",
+    }
+    known = topic_names(index) | {w.lower() for h in hit.chunk.heading_path for w in h.split()}
+    spans = kind_feature(query, sentence, known, features, evidence)
+    nation_feature(query, line, hit, features, evidence)
+    pinned_feature(query, f"{hit.chunk.context} {line}", features, evidence)
+    return Reading(sentence, hit, line_no, features, evidence, spans, item.shared)
+
+
+KIND_GROUPS = ("precise", "name", "loose")
+
+
+def kind_feature(
+    query: Query,
+    sentence: str,
+    known: frozenset[str],
+    features: dict[str, float],
+    evidence: dict[str, str],
+) -> list[Span]:
+    """Whether the sentence holds the kind of answer asked for; return the spans found."""
+    asked = query.kind
+    for group in KIND_GROUPS:
+        features[f"{group}_found"] = features[f"{group}_missing"] = 0.0
+    if asked is None or asked.neutral:
+        evidence["kind"] = "no particular kind of answer asked"
+        return []
+    spans = find_spans(asked, sentence, query.asked or query.text, known)
+    found = bool(spans)
+    features[f"{asked.group}_found"] = float(found)
+    features[f"{asked.group}_missing"] = float(not found)
+    shown = "; ".join(sentence[a:b] for a, b in spans[:3])
+    evidence["kind"] = f"{asked.kind}: {shown}" if found else f"{asked.kind}: none in sentence"
+    return spans
+
+
+def topic_names(index: SearchIndex) -> frozenset[str]:
+    """Capitalised words the archive uses everywhere (EPS, Smartcard): topics, not answers.
+
+    A word capitalised in at least TOPIC_NAME_CHUNKS passages is the archive's own
+    vocabulary; "which system?" is answered by a name it uses rarely ("Sonar").
+    """
+    return index.derived("topic_names", _make_topic_names)
+
+
+TOPIC_NAME_CHUNKS = 6
+
+
+def _make_topic_names(index: SearchIndex) -> frozenset[str]:
+    counts: dict[str, int] = {}
+    for chunk in index.chunks.values():
+        for word in {w.lower() for w in re.findall(r"\b[A-Z][\w&’'-]*", chunk.text)}:
+            counts[word] = counts.get(word, 0) + 1
+    return frozenset(w for w, n in counts.items() if n >= TOPIC_NAME_CHUNKS)
+
+
+def nation_feature(
+    query: Query, line: str, hit: Hit, features: dict[str, float], evidence: dict[str, str]
+) -> None:
+    """Whether the item speaks of the nation the question names."""
+    if query.nation is None:
+        features["nation_found"] = features["nation_missing"] = 0.0
+        return
+    text = f"{hit.chunk.context} {line}".lower()
+    found = any(s in text for s in nations()[query.nation])
+    features["nation_found"], features["nation_missing"] = float(found), float(not found)
+    evidence["nation"] = f"{query.nation}: {'named' if found else 'not named'} in the item"
+
+
+def pinned_feature(
+    query: Query, text: str, features: dict[str, float], evidence: dict[str, str]
+) -> None:
+    """The share of figures the question pins down ("August 2021") that the item lacks."""
+    if not query.pinned:
+        features["pinned_missing"] = 0.0
+        return
+    missing = [f for f in query.pinned if f.lower() not in text.lower()]
+    features["pinned_missing"] = len(missing) / len(query.pinned)
+    if missing:
+        evidence["pinned"] = "not in the item: " + ", ".join(missing)
+
+
+def matches_evidence(matches: list[WordMatch]) -> str:
+    """A short account of how the question's words were matched ("jabs ~ vaccinations 0.53")."""
+    shown = []
+    for m in matches:
+        if m.score >= 1.0:
+            shown.append(m.word if m.matched == m.word else f"{m.word} = {m.matched}")
+        elif m.matched:
+            shown.append(f"{m.word} ~ {m.matched} {m.score:.2f}")
+        else:
+            shown.append(f"{m.word} ?")
+    return ", ".join(shown)
+
+
+def feature_matrix(readings: list[Reading]) -> np.ndarray:
+    """The readings' features as rows, in SENTENCE_FEATURES order (for the fitted models)."""
+    return np.array(
+        [[r.features[name] for name in SENTENCE_FEATURES] for r in readings], dtype=np.float64
+    ).reshape(len(readings), len(SENTENCE_FEATURES))

@@ -1,0 +1,110 @@
+"""Unit tests for assistant.kinds: the kind of answer asked for, and spans that give it."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.kinds import asked_kind, expansion_spans, find_spans, merge_spans, name_spans
+
+
+def spans_text(question: str, sentence: str, known: frozenset[str] = frozenset()) -> list[str]:
+    asked = asked_kind(question)
+    assert asked is not None, question
+    return [sentence[a:b] for a, b in find_spans(asked, sentence, question, known)]
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("When does MYS become compulsory for FP34C?", "date"),
+        ("until when was it funded", "date"),
+        ("How many ICS are there?", "count"),
+        ("nhs app user numbers", "count"),
+        ("How much does a replacement Smartcard cost?", "price"),
+        ("What percentage of items went through EPS?", "percentage"),
+        ("What's the phone number for the helpdesk?", "phone"),
+        ("Who do I contact about the survey?", "email"),
+        ("What does PODAC stand for?", "expansion"),
+        ("what does eRD mean", "expansion"),
+        ("What is the PRSB?", "expansion"),
+        ("Which suppliers are ready?", "name"),
+        ("which two PMR suppliers was it?", "name"),
+        ("Who chairs the group?", "name"),
+        ("Why was the Gantt chart made?", "reason"),
+        ("How do I raise a ticket with NHSmail?", "procedure"),
+        ("Does RTEC work in Wales?", "yesno"),
+    ],
+)
+def test_asked_kind(question: str, kind: str) -> None:
+    asked = asked_kind(question)
+    assert asked is not None and asked.kind == kind
+
+
+def test_plain_what_question_asks_for_no_particular_kind() -> None:
+    assert asked_kind("What is happening with the Shielded Patient List?") is None
+    assert asked_kind("what does it mean for us") is None  # no acronym to expand
+
+
+def test_a_date_the_question_already_gives_is_not_an_answer() -> None:
+    sentence = "The pilot ran in 2021 and ends on 1st October 2021."
+    assert spans_text("When in 2021 does the pilot end?", sentence) == ["1st October 2021"]
+
+
+def test_worded_dates_and_counts_count() -> None:
+    assert spans_text("When is it due?", "Work is planned for late 2021 and early 2022.") == [
+        "late 2021",
+        "early 2022",
+    ]
+    assert spans_text("How many ICS are there?", "There are around 40 ICS.") == ["40"]
+
+
+def test_a_date_kind_needs_a_real_date() -> None:
+    assert spans_text("When will smartcards work online?", "Work is in the pipeline.") == []
+
+
+@pytest.mark.parametrize(
+    ("acronym", "sentence", "expected"),
+    [
+        (
+            "PODAC",
+            "for pharmacy, optometry, dentistry, ambulance and community services (PODAC).",
+            "pharmacy, optometry, dentistry, ambulance and community",
+        ),
+        ("CIS2", "NHS Digital’s Care Identity Service 2 (CIS2) program", "Care Identity Service 2"),
+        (
+            "NHSE&I",
+            "NHS England and NHS Improvement (NHSE&I) said.",
+            "NHS England and NHS Improvement",
+        ),
+        (
+            "DSPTK",
+            "the Data Security and Protection Toolkit (DSPTK)",
+            "Data Security and Protection Toolkit",
+        ),
+        ("eRD", "electronic Repeat Dispensing (eRD) is growing", "electronic Repeat Dispensing"),
+    ],
+)
+def test_expansions_in_any_case_and_order(acronym: str, sentence: str, expected: str) -> None:
+    assert [sentence[a:b] for a, b in expansion_spans(acronym, sentence)] == [expected]
+
+
+def test_the_acronym_alone_spells_nothing_out() -> None:
+    assert expansion_spans("RTEC", "RTEC is live in most pharmacies (RTEC).") == []
+
+
+def test_names_skip_public_bodies_question_words_and_known_topics() -> None:
+    sentence = "The pilot relates to eight London pharmacies with the Sonar system and NHS Digital."
+    found = [sentence[a:b] for a, b in name_spans(sentence, "Which system were they on?")]
+    assert found == ["London", "Sonar"]
+    known = frozenset({"london"})
+    found = [sentence[a:b] for a, b in name_spans(sentence, "Which system?", known)]
+    assert found == ["Sonar"]
+
+
+def test_possessives_of_question_words_are_not_names() -> None:
+    assert spans_text("Who is the chair of CP ITG?", "said by the CP ITG’s outgoing Chair") == []
+
+
+def test_merge_spans_joins_overlaps() -> None:
+    assert merge_spans([(6, 9), (0, 3), (3, 4), (8, 12)]) == [(0, 4), (6, 12)]
+    assert merge_spans([(0, 8), (9, 16)]) == [(0, 16)]  # "Positive Solutions": one name

@@ -1,0 +1,123 @@
+"""Unit tests for assistant.query: parts, the asking clause, focus, nation, figures, seasons."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.query import (
+    ask_clause,
+    clean_question,
+    focus_words,
+    nation_named,
+    pinned_figures,
+    seasons_missing,
+    seasons_named,
+    split_parts,
+    wants_latest,
+)
+
+KNOWN = ["Winter 2021", "Autumn 2021", "Summer 2021", "overview"]
+
+
+@pytest.mark.parametrize(
+    ("question", "parts"),
+    [
+        ("how many took part, and which system were they on?",
+         ["how many took part", "which system were they on?"]),
+        ("Until when was it funded, and what replaces it?",
+         ["Until when was it funded", "what replaces it?"]),
+        ("What does CIS2 replace and does it work on iPads?",
+         ["What does CIS2 replace", "does it work on iPads?"]),
+        ("Who runs NBS? What are its three parts?", ["Who runs NBS", "What are its three parts?"]),
+        ("When is the DSPTK deadline; also who do I email?",
+         ["When is the DSPTK deadline", "who do I email?"]),
+    ],
+)  # fmt: skip
+def test_compound_questions_split_into_asks(question: str, parts: list[str]) -> None:
+    assert split_parts(question) == parts
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What are EPS and eRD?",  # one ask about two things
+        "We are a small independent in Leeds; when does MYS go live?",  # context, then one ask
+        "thanks, and when is it due?",
+        "When does MYS become compulsory for FP34C?",
+    ],
+)
+def test_single_asks_stay_whole(question: str) -> None:
+    assert split_parts(question) == [question]
+
+
+def test_the_asking_clause_drops_the_chat_around_it() -> None:
+    chatty = (
+        "We're a small independent in Leeds and our PMR supplier keeps going on about this. "
+        "When does MYS become compulsory for FP34C?"
+    )
+    assert ask_clause(chatty) == "When does MYS become compulsory for FP34C?"
+    assert ask_clause("rtec wales") == "rtec wales"  # nothing marks an ask: all of it asks
+
+
+def test_focus_words() -> None:
+    assert focus_words("Which robotic dispensing systems has CP ITG recommended?") == [
+        "robotic",
+        "dispensing",
+        "systems",
+    ]
+    assert focus_words("Which company provides it?") == []  # "company" names the kind of answer
+
+
+def test_nation_and_figures() -> None:
+    assert nation_named("Does RTEC work in Wales?") == "wales"
+    assert nation_named("Is EPS live in Northern Ireland?") == "northern ireland"
+    assert nation_named("Is EPS used across England?") is None
+    assert pinned_figures("What share were EPS ready in August 2021?") == ["August 2021"]
+    assert pinned_figures("What did the autumn 2021 update say about the 4 item limit?") == ["4"]
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("What did the autumn 2021 update say?", ["Autumn 2021"]),
+        ("what was in the winter bulletin", ["Winter 2021"]),
+        ("Compare summer '21 and autumn 2021", ["Summer 2021", "Autumn 2021"]),
+        ("What happened in fall 2021?", ["Autumn 2021"]),
+        ("What did the spring 2022 bulletin say?", []),
+        ("What is EPS?", []),
+    ],
+)
+def test_seasons_named(question: str, named: list[str]) -> None:
+    assert seasons_named(question, KNOWN) == named
+
+
+@pytest.mark.parametrize(
+    ("question", "missing"),
+    [
+        ("What did the spring 2022 bulletin say about EPS?", ["Spring 2022"]),
+        ("Anything in the Summer 2020 update?", ["Summer 2020"]),
+        ("What did the autumn 2021 update say?", []),
+        # A season as a date, not a bulletin: nothing is missing.
+        ("Will it go live in spring 2022?", []),
+    ],
+)
+def test_seasons_missing(question: str, missing: list[str]) -> None:
+    assert seasons_missing(question, KNOWN) == missing
+
+
+@pytest.mark.parametrize(
+    ("question", "latest"),
+    [
+        ("What is the latest on EPS?", True),
+        ("How many users does the NHS App have currently?", True),
+        ("What is the most recent RTEC news?", True),
+        ("What did the autumn 2021 update say about EPS?", False),
+        ("When does MYS become compulsory?", False),
+    ],
+)
+def test_wants_latest(question: str, latest: bool) -> None:
+    assert wants_latest(question) is latest
+
+
+def test_clean_question_reduces_html_and_controls() -> None:
+    assert clean_question("<b>EPS</b>\x00 dates?") == "EPS dates?"

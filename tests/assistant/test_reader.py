@@ -1,0 +1,118 @@
+"""Unit tests for the reader's named features and the paraphrase matching they rest on.
+
+Each feature returns a value and its evidence; each is checked here on small cases of its
+own, with the real embedding model and the real snapshot index (built once per session).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assistant import get_index
+from assistant.match import coverage, match_words, word_vectors
+from assistant.query import make_query
+from assistant.reader import (
+    SENTENCE_FEATURES,
+    feature_matrix,
+    kind_feature,
+    matches_evidence,
+    nation_feature,
+    pinned_feature,
+    read,
+)
+from assistant.retrieve import retrieve
+
+
+@pytest.fixture(scope="module")
+def index(snapshot_settings):
+    return get_index(snapshot_settings)
+
+
+def query(index, text: str):
+    return make_query(text, text, index)
+
+
+def test_paraphrases_match_by_meaning_and_unrelated_words_do_not(index) -> None:
+    vectors = word_vectors(index)
+    text = "Pharmacy teams involved with vaccinations are encouraged to register interest."
+    jabs, fixture = match_words(["jabs", "smartcard"], text, vectors)
+    assert jabs.matched.startswith("vaccin") and jabs.score > 0.4
+    assert fixture.score < jabs.score - 0.2
+
+
+def test_exact_words_stems_and_initials_match_fully(index) -> None:
+    vectors = word_vectors(index)
+    text = "The CSU fed back to suppliers about the Commissioning Support Unit work."
+    found = match_words(["suppliers", "supplier", "commissioning", "support", "unit", "csu"],
+                        "Suppliers spoke to the CSU.", vectors)  # fmt: skip
+    assert [m.score for m in found] == [1.0] * 6
+    assert {m.word: m.matched for m in found}["commissioning"] == "CSU"
+    assert match_words(["csu"], text, vectors)[0].score == 1.0
+
+
+def test_coverage_weights_rare_words_more() -> None:
+    from assistant.match import WordMatch
+
+    matches = [WordMatch("fp34c", "fp34c", 1.0), WordMatch("system", "", 0.0)]
+    assert coverage(matches, [3.0, 1.0]) == pytest.approx(0.75)
+    assert coverage([], []) == 0.0
+    assert "system ?" in matches_evidence(matches)
+
+
+def test_kind_feature_finds_the_date_asked_for(index) -> None:
+    q = query(index, "When does MYS become compulsory for FP34C?")
+    features: dict[str, float] = {}
+    evidence: dict[str, str] = {}
+    spans = kind_feature(
+        q, "From March 2022 MYS becomes compulsory.", frozenset(), features, evidence
+    )
+    assert features["precise_found"] == 1.0 and features["precise_missing"] == 0.0
+    assert features["name_found"] == features["name_missing"] == 0.0
+    assert spans and "March 2022" in evidence["kind"]
+    spans = kind_feature(q, "MYS is in the pipeline.", frozenset(), features, evidence)
+    assert spans == [] and features["precise_missing"] == 1.0
+    assert evidence["kind"] == "date: none in sentence"
+
+
+def test_kind_feature_is_neutral_when_nothing_particular_is_asked(index) -> None:
+    q = query(index, "Does RTEC work in Wales?")
+    features: dict[str, float] = {}
+    evidence: dict[str, str] = {}
+    assert kind_feature(q, "RTEC is live.", frozenset(), features, evidence) == []
+    assert all(features[f"{g}_{s}"] == 0.0 for g in ("precise", "name", "loose")
+               for s in ("found", "missing"))  # fmt: skip
+
+
+def test_nation_feature(index) -> None:
+    q = query(index, "Does RTEC work in Wales?")
+    retrieved = retrieve(q, index)
+    features: dict[str, float] = {}
+    evidence: dict[str, str] = {}
+    nation_feature(
+        q, "The Welsh Government pledged e-prescribing.", retrieved[0], features, evidence
+    )
+    assert (features["nation_found"], features["nation_missing"]) == (1.0, 0.0)
+    nation_feature(q, "RTEC is live in England.", retrieved[0], features, evidence)
+    assert (features["nation_found"], features["nation_missing"]) == (0.0, 1.0)
+    assert "not named" in evidence["nation"]
+
+
+def test_pinned_feature(index) -> None:
+    q = query(index, "What share were Phase 4 ready in August 2021?")
+    features: dict[str, float] = {}
+    evidence: dict[str, str] = {}
+    pinned_feature(q, "95.6% were Phase 4 ready in March 2020.", features, evidence)
+    assert features["pinned_missing"] == pytest.approx(0.5)  # "4" is there, "August 2021" not
+    assert "August 2021" in evidence["pinned"]
+
+
+def test_read_gives_every_sentence_every_feature(index) -> None:
+    q = query(index, "Which CPCS IT suppliers are expected to be ready for 1st October 2021?")
+    readings = read(q, retrieve(q, index), index, passages=3)
+    assert readings
+    assert all(set(r.features) == set(SENTENCE_FEATURES) for r in readings)
+    matrix = feature_matrix(readings)
+    assert matrix.shape == (len(readings), len(SENTENCE_FEATURES)) and np.isfinite(matrix).all()
+    best = max(readings, key=lambda r: r.features["meaning"] + r.features["terms_soft"])
+    assert "Cegedim" in best.line_text
