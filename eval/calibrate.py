@@ -327,8 +327,8 @@ def calibrate(settings, out: Path) -> dict:
             if part is None:
                 probs.append(None)
                 continue
-            row = np.array([part[0]])
-            probs.append((float(answers_model.predict(row)[0]), float(topic_model.predict(row)[0])))
+            named = dict(zip(DECISION_FEATURES, part[0], strict=True))
+            probs.append((answers_model.predict_one(named), topic_model.predict_one(named)))
         scored.append((t.item, probs))
     answered_at, on_topic_at, dev_rates = choose_thresholds(scored)
 
