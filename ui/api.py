@@ -23,7 +23,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
-from assistant import MAX_QUESTION_CHARS, BadQuestionError, get_index
+from assistant import BadQuestionError, get_index
+from assistant.query import MAX_QUESTION_CHARS
 from index.chroma import check_server
 from index.errors import IndexError_
 from ui.answering import AnswerService

@@ -23,7 +23,7 @@ MYS = "When does MYS become compulsory for FP34C?"
 BATCH = [
     {"id": "q1", "question": MYS},
     {"id": 2, "question": "   "},
-    {"id": "q3", "question": "How much does a replacement Smartcard cost?"},
+    {"id": "q3", "question": "Who won the FA Cup in 1990?"},
     {"id": "q4", "question": "What is CIS2?"},
 ]
 ANSWER_FIELDS = {

