@@ -82,6 +82,50 @@ class AnswerSettings(BaseModel):
         description="The fitted reader and decision models, with the thresholds chosen on "
         "the dev split (written by `make calibrate`).",
     )
+    # How the features are computed. The fitted models read these features, so changing a
+    # value here means refitting them: `make calibrate`.
+    topic_name_chunks: int = Field(
+        default=6,
+        ge=1,
+        description="A capitalised word found in at least this many passages is the archive's "
+        "own vocabulary (EPS, Smartcard), not an answering name: 'which system?' is answered "
+        "by a name the archive uses rarely ('Sonar').",
+    )
+    shared_from: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="A sentence word matched by a question word at least this closely counts "
+        "as shared with the question when describing where an answer span sits (MiniLM word "
+        "cosines: synonyms ~0.45-0.75, unrelated words below 0.2).",
+    )
+    span_window_words: int = Field(
+        default=8,
+        ge=1,
+        description="Words either side of an answer span that count as around it (the span "
+        "feature 'window').",
+    )
+    thin_item_words: int = Field(
+        default=12,
+        ge=1,
+        description="A quoted item shorter than this many words is thin: a heading-like line "
+        "whose content the capture lost (the decision feature 'thin').",
+    )
+    missing_below: float = Field(
+        default=0.4,
+        ge=0,
+        le=1,
+        description="A question word matched less closely than this is named as missing in "
+        "the decision's evidence and a hedged answer's caveat (about where unrelated words "
+        "sit for MiniLM: 'jabs' / 'smartcard' -0.04, synonyms 0.45-0.75).",
+    )
+    key_span_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="An answer span is marked as answering (key_spans, bold in the chat) when "
+        "its modelled chance is at least this share of the best span's.",
+    )
 
 
 class Settings(BaseModel):

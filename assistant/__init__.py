@@ -98,5 +98,5 @@ def prepare(
             begun = time.perf_counter()
             hits = retrieve(query, index, top_k=top_k)
             retrieving += time.perf_counter() - begun
-        parts.append((query, hits, read(query, hits, index, settings.answer.passages_read)))
+        parts.append((query, hits, read(query, hits, index, settings.answer)))
     return whole_hits, parts, retrieving

@@ -67,8 +67,6 @@ DECISION_FEATURES = (
     "season_missing",
     "short_question",
 )
-# A span is shown as answering when its chance is at least this share of the best span's.
-KEY_SPAN_SHARE = 0.5
 # The on-topic model reads only how close the archive comes to the question at all: with
 # few off-topic questions to learn from, the answer-detail features would only add noise.
 TOPIC_FEATURES = (
@@ -82,12 +80,6 @@ TOPIC_FEATURES = (
     "rare_missing",
     "short_question",
 )
-# An item shorter than this is thin: a heading-like line whose content the capture lost.
-THIN_ITEM_WORDS = 12
-# A question word matched less closely than this counts as missing for the caveat and for
-# rare_missing (about where unrelated words sit for MiniLM: "jabs" / "smartcard" -0.04,
-# synonyms 0.45-0.75).
-MISSING_BELOW = 0.4
 
 
 class ModelMissingError(RuntimeError):
@@ -192,7 +184,11 @@ class Decision:
 
 
 def score_readings(
-    readings: list[Reading], reader: Logistic, query: Query, spans: Logistic | None = None
+    readings: list[Reading],
+    reader: Logistic,
+    query: Query,
+    tuning: AnswerSettings,
+    spans: Logistic | None = None,
 ) -> list[Reading]:
     """Score each sentence (reader model) and its answer spans (span model); best first.
 
@@ -207,7 +203,7 @@ def score_readings(
     for reading in readings:
         reading.answer_spans = span_features(
             reading.sentence, reading.kind_spans, set(reading.shared), asked_words, group,
-            reading.score, reading.features["meaning"],
+            reading.score, reading.features["meaning"], tuning.span_window_words,
         )  # fmt: skip
         if spans is not None and reading.answer_spans:
             for scored, p in zip(
@@ -259,11 +255,11 @@ def decide(
     tuning: AnswerSettings,
 ) -> Decision:
     """Choose what to quote and which state the answer is in, with the caveat when hedged."""
-    ranked = score_readings(readings, model.reader, query, model.spans)
+    ranked = score_readings(readings, model.reader, query, tuning, model.spans)
     chosen = choose_items(ranked, model.keep_ratio, tuning)
     if not chosen:
         return Decision(NOT_COVERED, [], evidence={"retrieval": "nothing relevant retrieved"})
-    features, evidence = question_features(query, ranked, chosen, index)
+    features, evidence = question_features(query, ranked, chosen, index, tuning)
     p_answers = model.answers.predict_one(features)
     p_on_topic = model.on_topic.predict_one(features)
     if p_answers >= model.answered_at:
@@ -272,7 +268,7 @@ def decide(
         status = HEDGED
     else:
         status = NOT_COVERED
-    spans = key_spans(ranked, chosen)
+    spans = key_spans(ranked, chosen, tuning.key_span_share)
     decision = Decision(status, chosen, "", p_answers, p_on_topic, features, evidence, spans)
     if status == HEDGED:
         decision.caveat = caveat_for(query, features, evidence)
@@ -280,7 +276,11 @@ def decide(
 
 
 def question_features(
-    query: Query, ranked: list[Reading], chosen: list[Reading], index: SearchIndex
+    query: Query,
+    ranked: list[Reading],
+    chosen: list[Reading],
+    index: SearchIndex,
+    tuning: AnswerSettings,
 ) -> tuple[dict[str, float], dict[str, str]]:
     """The decision's features: what the quoted items hold of what the question asks."""
     _, idf = build_tables(index)
@@ -296,6 +296,7 @@ def question_features(
     ask_terms = list(query.ask_terms) or terms
     ask_weights = term_weights(ask_terms, idf)
     ask_matches = match_words(ask_terms, text, vectors)
+    missing_below = tuning.missing_below
     lowered = text.lower()
     nation_found = query.nation is not None and any(s in lowered for s in nations()[query.nation])
     missing_figures = [f for f in query.pinned if f.lower() not in lowered]
@@ -319,7 +320,7 @@ def question_features(
         "ask_soft": coverage(ask_matches, ask_weights),
         "ask_rare_missing": rare_missing(ask_matches, ask_weights),
         "dangling": float(_dangling(best)),
-        "thin": float(len(best.line_text.split()) < THIN_ITEM_WORDS),
+        "thin": float(len(best.line_text.split()) < tuning.thin_item_words),
         "nation_asked": float(query.nation is not None),
         "nation_found": float(nation_found),
         "pinned_missing": len(missing_figures) / len(query.pinned) if query.pinned else 0.0,
@@ -335,10 +336,10 @@ def question_features(
     evidence = {
         "kind": next((r.evidence["kind"] for r in quoted if r.kind_spans), best.evidence["kind"]),
         "focus": ", ".join(
-            f"{m.word} ?" if m.score < MISSING_BELOW else f"{m.word} ~ {m.matched}"
+            f"{m.word} ?" if m.score < missing_below else f"{m.word} ~ {m.matched}"
             for m in focus_matches
         ),
-        "missing": ", ".join(m.word for m in term_matches if m.score < MISSING_BELOW),
+        "missing": ", ".join(m.word for m in term_matches if m.score < missing_below),
         "figures": ", ".join(missing_figures),
         "nation": "" if query.nation is None else f"{query.nation}: {nation_found}",
         "season": ", ".join(query.missing_seasons),
@@ -346,17 +347,15 @@ def question_features(
     return features, evidence
 
 
-def key_spans(ranked: list[Reading], chosen: list[Reading]) -> dict[str, list[Span]]:
-    """The answering words of the quoted sentences: spans scoring at least KEY_SPAN_SHARE of
-    the best span, per sentence."""
+def key_spans(ranked: list[Reading], chosen: list[Reading], share: float) -> dict[str, list[Span]]:
+    """The answering words of the quoted sentences: spans scoring at least `share` of the
+    best span, per sentence."""
     chosen_keys = {c.key for c in chosen}
     quoted = [r for r in ranked if r.key in chosen_keys and r.answer_spans]
     best = max((sp.score for r in quoted for sp in r.answer_spans), default=0.0)
     found: dict[str, list[Span]] = {}
     for reading in quoted:
-        kept = [
-            sp.span for sp in reading.answer_spans if best and sp.score >= best * KEY_SPAN_SHARE
-        ]
+        kept = [sp.span for sp in reading.answer_spans if best and sp.score >= best * share]
         if kept:
             found.setdefault(reading.sentence, []).extend(kept)
     return found

@@ -25,9 +25,6 @@ from assistant.terms import STOPWORDS, term_in, words_of
 from index.search import SearchIndex
 
 _WORD = re.compile(r"[a-z][a-z0-9]+")
-# A question word this close in meaning to a text word counts as present for the evidence
-# shown in reasons ("jabs ~ vaccinations"); the fitted models read the raw similarity.
-SHOWN_SIMILARITY = 0.45
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from assistant.terms import weighted_coverage
 from index.search import SearchIndex
 from records import Hit
 from sentences import line_sentences
+from settings import AnswerSettings
 
 SENTENCE_FEATURES = (
     "meaning",
@@ -96,7 +97,9 @@ class LineRead:
     heading: float
 
 
-def read(query: Query, hits: list[Hit], index: SearchIndex, passages: int) -> list[Reading]:
+def read(
+    query: Query, hits: list[Hit], index: SearchIndex, tuning: AnswerSettings
+) -> list[Reading]:
     """Read every sentence of the top passages against the query, best-scored first."""
     if not hits:
         return []
@@ -106,17 +109,22 @@ def read(query: Query, hits: list[Hit], index: SearchIndex, passages: int) -> li
     weights = term_weights(terms, idf)
     top_score = hits[0].score or 1.0
     readings: list[Reading] = []
-    for hit in hits[:passages]:
+    known_names = topic_names(index, tuning.topic_name_chunks)
+    for hit in hits[: tuning.passages_read]:
         context = " ".join(hit.chunk.heading_path)
         heading_matches = match_words(terms, context, vectors)
         for line_no, line in enumerate(hit.chunk.text.split("\n")):
             sentences = line_sentences(line)
             if not sentences:
                 continue
-            item = read_line(query, line, context, weights, idf, vectors, heading_matches)
+            item = read_line(
+                query, line, context, weights, idf, vectors, heading_matches, tuning.shared_from
+            )
             for sentence in sentences:
                 readings.append(
-                    read_sentence(query, sentence, hit, line_no, line, item, top_score, index)
+                    read_sentence(
+                        query, sentence, hit, line_no, line, item, top_score, index, known_names
+                    )
                 )
     return readings
 
@@ -135,6 +143,7 @@ def read_line(
     idf: dict[str, float],
     vectors,
     heading_matches: list[WordMatch],
+    shared_from: float,
 ) -> LineRead:
     """Match the question's terms and focus words against one item and its headings."""
     text = f"{context} {line}"
@@ -143,7 +152,7 @@ def read_line(
     return LineRead(
         matches=matches,
         focus=match_words(list(query.focus), text, vectors),
-        shared=frozenset(shared_words(asking)),
+        shared=frozenset(shared_words(asking, shared_from)),
         exact=weighted_coverage(list(query.terms), text, idf),
         soft=coverage(matches, weights),
         heading=coverage(heading_matches, weights),
@@ -159,6 +168,7 @@ def read_sentence(
     item: LineRead,
     top_score: float,
     index: SearchIndex,
+    topic_words: frozenset[str],
 ) -> Reading:
     """Compute the named features of one sentence, with the evidence for each."""
     vector = index.sentence_vector(sentence)
@@ -177,7 +187,7 @@ def read_sentence(
         "terms_soft": matches_evidence(item.matches),
         "focus": matches_evidence(item.focus) or "no focus words",
     }
-    known = topic_names(index) | {w.lower() for h in hit.chunk.heading_path for w in h.split()}
+    known = topic_words | {w.lower() for h in hit.chunk.heading_path for w in h.split()}
     spans = kind_feature(query, sentence, known, features, evidence)
     nation_feature(query, line, hit, features, evidence)
     pinned_feature(query, f"{hit.chunk.context} {line}", features, evidence)
@@ -210,24 +220,27 @@ def kind_feature(
     return spans
 
 
-def topic_names(index: SearchIndex) -> frozenset[str]:
+def topic_names(index: SearchIndex, min_chunks: int) -> frozenset[str]:
     """Capitalised words the archive uses everywhere (EPS, Smartcard): topics, not answers.
 
-    A word capitalised in at least TOPIC_NAME_CHUNKS passages is the archive's own
-    vocabulary; "which system?" is answered by a name it uses rarely ("Sonar").
+    A word capitalised in at least min_chunks passages is the archive's own vocabulary;
+    "which system?" is answered by a name it uses rarely ("Sonar").
     """
-    return index.derived("topic_names", _make_topic_names)
+
+    def make(index: SearchIndex) -> frozenset[str]:
+        counts = index.derived("capitalised_words", _count_capitalised)
+        return frozenset(w for w, n in counts.items() if n >= min_chunks)
+
+    return index.derived(f"topic_names>={min_chunks}", make)
 
 
-TOPIC_NAME_CHUNKS = 6
-
-
-def _make_topic_names(index: SearchIndex) -> frozenset[str]:
+def _count_capitalised(index: SearchIndex) -> dict[str, int]:
+    """In how many passages each capitalised word appears (lower-cased)."""
     counts: dict[str, int] = {}
     for chunk in index.chunks.values():
         for word in {w.lower() for w in re.findall(r"\b[A-Z][\w&’'-]*", chunk.text)}:
             counts[word] = counts.get(word, 0) + 1
-    return frozenset(w for w, n in counts.items() if n >= TOPIC_NAME_CHUNKS)
+    return counts
 
 
 def nation_feature(

@@ -34,9 +34,6 @@ SPAN_FEATURES = (
     "words",
     "bracketed",
 )
-# Question words count as shared with the sentence from this similarity (synonyms ~0.45+).
-SHARED_FROM = 0.5
-WINDOW_WORDS = 8  # words either side of a span that count as around it
 _TOKEN = re.compile(r"[\w’'&.+-]+")
 
 
@@ -49,11 +46,11 @@ class ScoredSpan:
     score: float = 0.0
 
 
-def shared_words(matches: list[WordMatch]) -> set[str]:
-    """The sentence's words that the question's words matched closely enough."""
+def shared_words(matches: list[WordMatch], shared_from: float) -> set[str]:
+    """The sentence's words that the question's words matched at least shared_from closely."""
     found: set[str] = set()
     for m in matches:
-        if m.score >= SHARED_FROM and m.matched:
+        if m.score >= shared_from and m.matched:
             found.update(m.matched.lower().split())
     return found
 
@@ -66,6 +63,7 @@ def span_features(
     group: str,
     sentence_p: float,
     meaning: float,
+    window_words: int,
 ) -> list[ScoredSpan]:
     """Describe each span of the sentence by where it sits among the question's words."""
     tokens = [(m.start(), m.end(), m.group(0).lower()) for m in _TOKEN.finditer(sentence)]
@@ -78,7 +76,7 @@ def span_features(
         first, last = inside[0], inside[-1]
         outside = [p for p in positions if p < first or p > last]
         distance = min((first - p if p < first else p - last for p in outside), default=None)
-        around = {tokens[p][2] for p in outside if first - WINDOW_WORDS <= p <= last + WINDOW_WORDS}
+        around = {tokens[p][2] for p in outside if first - window_words <= p <= last + window_words}
         text = sentence[start:end]
         features = {
             "near": 0.0 if distance is None else 1.0 / distance,

@@ -129,12 +129,12 @@ def part_rows(
     for t in traced:
         rows = []
         for query, _hits, readings in t.parts:
-            ranked = score_readings(list(readings), reader, query, spans)
+            ranked = score_readings(list(readings), reader, query, tuning, spans)
             chosen = choose_items(ranked, keep_ratio, tuning)
             if not chosen:
                 rows.append(None)  # nothing retrieved: not covered whatever the model says
                 continue
-            features, _ = question_features(query, ranked, chosen, index)
+            features, _ = question_features(query, ranked, chosen, index, tuning)
             rows.append(([features[n] for n in DECISION_FEATURES], chosen))
         out.append((t, rows))
     return out
@@ -282,7 +282,7 @@ def calibrate(settings, out: Path) -> dict:
     span_rows, span_labels = [], []
     for t in train:
         for query, _hits, readings in t.parts:
-            ranked = score_readings(list(readings), reader_model, query)
+            ranked = score_readings(list(readings), reader_model, query, tuning)
             for reading in ranked[:SPAN_READINGS]:
                 if reading.answer_spans:
                     span_rows.append(span_matrix(reading.answer_spans))

@@ -53,7 +53,8 @@ class SearchIndex:
     # first use and dropped with the build, so a question still answering from an old
     # build keeps its own tables while a new build loads.
     _derived: dict = field(default_factory=dict, repr=False)
-    _derived_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Re-entrant: a table's maker may use another table (topic names use the word counts).
+    _derived_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def derived(self, name: str, make: Callable[[SearchIndex], T]) -> T:
         """Return the table called name for this build, made by make(self) on first use."""

@@ -22,6 +22,7 @@ from assistant.reader import (
     read,
 )
 from assistant.retrieve import retrieve
+from settings import AnswerSettings
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +110,7 @@ def test_pinned_feature(index) -> None:
 
 def test_read_gives_every_sentence_every_feature(index) -> None:
     q = query(index, "Which CPCS IT suppliers are expected to be ready for 1st October 2021?")
-    readings = read(q, retrieve(q, index), index, passages=3)
+    readings = read(q, retrieve(q, index), index, AnswerSettings(passages_read=3))
     assert readings
     assert all(set(r.features) == set(SENTENCE_FEATURES) for r in readings)
     matrix = feature_matrix(readings)
