@@ -169,7 +169,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from assistant.decide import ModelMissingError
     from eval.baselines import BaselineUnavailableError
-    from eval.metrics import FLOORS, below_floors
+    from eval.metrics import FLOORS, TARGETS, below_floors
     from eval.report import console_summary, default_folder, headline, write_report
     from eval.run import OURS, SYSTEMS, run_eval
     from index.errors import CorruptIndexError, NoIndexError
@@ -230,6 +230,8 @@ def _run(args: argparse.Namespace) -> int:
                 "direction": floor.direction,
                 "value": value,
                 "met": value is not None and metric not in missed,
+                "target": TARGETS[metric].bound,
+                "target_met": value is not None and TARGETS[metric].met(value),
             }
         print(
             json.dumps(

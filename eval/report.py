@@ -20,6 +20,7 @@ from eval.metrics import (
     FLOORS,
     METRICS,
     PARTIAL,
+    TARGETS,
     UNANSWERABLE,
     Estimate,
     below_floors,
@@ -120,24 +121,28 @@ def summary_table(result: EvalResult, labels: bool = True) -> Table:
     labels names each metric in words (reports); without, by its key (the terminal).
     """
     systems = result.systems
-    headers = ["metric", "floor", *(_label(s) for s in systems), "ours vs floor"]
+    headers = ["metric", "target", "floor", *(_label(s) for s in systems), "ours"]
     missed = {metric for metric, _, _ in below_floors(result.summary[OURS])}
+    short = {metric for metric, _, _ in below_floors(result.summary[OURS], TARGETS)}
     rows = []
     for metric, info in METRICS.items():
         cells = [result.summary[s].get(metric) for s in systems]
         if all(c is None or c.value is None for c in cells):
             continue
-        floor = FLOORS.get(metric)
+        floor, target = FLOORS.get(metric), TARGETS.get(metric)
         ours = result.summary[OURS].get(metric)
         if floor is None:
             status = ""
         elif ours is None or ours.value is None:
             status = "not measured"
+        elif metric in missed:
+            status = "FLOOR MISSED"
         else:
-            status = "MISSED" if metric in missed else "met"
+            status = "below target" if metric in short else "target met"
         rows.append(
             [
                 f"{info.label if labels else metric} [n={ours.n if ours else 0}]",
+                str(target) if target else "",
                 str(floor) if floor else "",
                 *(fmt_estimate(c, metric) for c in cells),
                 status,
@@ -210,12 +215,18 @@ def hit1_table(result: EvalResult) -> Table:
 
 
 def headline(result: EvalResult) -> str:
-    """One line: what was run, how many failed, and the floors verdict."""
+    """One line: what was run, how many failed, and the floors' and targets' verdicts."""
     missed = below_floors(result.summary[OURS])
+    short = below_floors(result.summary[OURS], TARGETS)
     verdict = (
         "all floors met"
         if not missed
         else "floors missed: " + ", ".join(f"{m} {v:.3f} (floor {f})" for m, v, f in missed)
+    )
+    verdict += (
+        "; all targets met"
+        if not short
+        else "; below target: " + ", ".join(f"{m} {v:.3f} (target {f})" for m, v, f in short)
     )
     return (
         f"{len(result.items)} questions from {_where_run(result)}, {len(result.failed)} failed; "
@@ -310,7 +321,7 @@ def draw_plots(result: EvalResult, folder: Path) -> dict[str, bytes]:
     ax.set_ylabel("hit@k")
     ax.set_ylim(0, 1.02)
     ax.set_xticks(range(1, 11))
-    ax.axhline(FLOORS["hit@5"].bound, color="grey", linestyle=":", linewidth=1)
+    ax.axhline(TARGETS["hit@5"].bound, color="grey", linestyle=":", linewidth=1)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     ax.set_title("hit@k (llama-index default returns 2 passages)")
@@ -363,9 +374,9 @@ def draw_plots(result: EvalResult, folder: Path) -> dict[str, bytes]:
                 [point["answerable_not_answered"]], [point["unanswerable_flagged"]], style,
                 markersize=size, label=label,
             )  # fmt: skip
-        not_answered = FLOORS["answerable_not_covered"].bound + FLOORS["answerable_hedged"].bound
+        not_answered = TARGETS["answerable_not_covered"].bound + TARGETS["answerable_hedged"].bound
         right_ax.axvline(not_answered, color="grey", linestyle=":")
-        right_ax.axhline(FLOORS["unanswerable_flagged"].bound, color="grey", linestyle=":")
+        right_ax.axhline(TARGETS["unanswerable_flagged"].bound, color="grey", linestyle=":")
         right_ax.set_xlabel("answerable hedged or not covered")
         right_ax.set_ylabel("unanswerable flagged (hedged or not covered)")
         right_ax.set_xlim(-0.02, 1.02)

@@ -40,6 +40,7 @@ from eval.metrics import (
     CURVE_K,
     FLOORS,
     PARTIAL,
+    TARGETS,
     UNANSWERABLE,
     Estimate,
     Passage,
@@ -228,6 +229,9 @@ def run_eval(
         "naive_threshold": threshold,
         "floors": {
             metric: {"bound": f.bound, "direction": f.direction} for metric, f in FLOORS.items()
+        },
+        "targets": {
+            metric: {"bound": f.bound, "direction": f.direction} for metric, f in TARGETS.items()
         },
         "default_pipeline": None
         if default is None

@@ -388,5 +388,7 @@ def test_cli_run_prints_json_and_writes_the_report(snapshot_index_dir, tmp_path:
     assert data["meta"]["sealed"] is None  # only the test split is checked against SEALED
     assert set(data["breakdowns"]["type"]) == {"factoid", "unanswerable"}
     assert set(data["floors"]) == set(FLOORS)
-    assert {"bound", "direction", "value", "met"} == set(data["floors"]["hit@1"])
+    assert {"bound", "direction", "value", "met", "target", "target_met"} == set(
+        data["floors"]["hit@1"]
+    )
     assert (out / "report.html").exists() and (out / "results.json").exists()
