@@ -121,7 +121,7 @@ def summary_table(result: EvalResult, labels: bool = True) -> Table:
     labels names each metric in words (reports); without, by its key (the terminal).
     """
     systems = result.systems
-    headers = ["metric", "target", "floor", *(_label(s) for s in systems), "ours"]
+    headers = ["metric", "target", "floor", *(_label(s) for s in systems), "ours vs target"]
     missed = {metric for metric, _, _ in below_floors(result.summary[OURS])}
     short = {metric for metric, _, _ in below_floors(result.summary[OURS], TARGETS)}
     rows = []

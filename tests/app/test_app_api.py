@@ -73,11 +73,18 @@ def test_several_seasons_separated_by_commas(client: Client) -> None:
 
 
 def test_an_unanswerable_question_abstains(client: Client) -> None:
+    result = client.predict("Who won the FA Cup in 1990?", api_name="/ask")
+    assert result["status"] == "not_covered" and result["abstained"] is True
+    assert result["citations"] == [] and result["as_of"] is None
+
+
+def test_an_on_topic_question_the_archive_lacks_is_hedged(client: Client) -> None:
     result = client.predict(
         "How much does it cost to replace a lost or broken NHS Smartcard?", api_name="/ask"
     )
-    assert result["abstained"] is True
-    assert result["citations"] == [] and result["as_of"] is None
+    assert result["status"] == "hedged" and result["abstained"] is False
+    assert result["caveat"] and result["answer"].startswith(result["caveat"])
+    assert result["citations"]  # the closest passage, cited
 
 
 @pytest.mark.parametrize(
