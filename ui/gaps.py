@@ -18,7 +18,7 @@ from assistant.feedback import FeedbackError
 from assistant.questionlog import GAP_STATUSES, QuestionLog
 from settings import Settings
 from ui import render
-from ui.review import PRIVATE, Panel, export_folder, require
+from ui.review import PRIVATE, Panel, desk_table, export_folder, require
 
 PERIODS = [("Last 7 days", 7), ("Last 30 days", 30), ("Last 90 days", 90), ("Everything kept", 0)]
 DEFAULT_PERIOD = 30
@@ -192,28 +192,14 @@ def gaps_panel(gaps: GapsService, unlocked: gr.State) -> Panel:
         with gr.Row():
             refresh = gr.Button("Refresh", elem_id="gaps-refresh")
             export = gr.Button("Export CSV", elem_id="gaps-export")
-        topics_table = gr.Dataframe(
-            headers=TOPIC_HEADERS,
-            datatype="str",
-            interactive=False,
-            wrap=True,
-            max_height=320,
-            elem_id="gaps-topics",
-            column_widths=TOPIC_WIDTHS,
-        )
+        topics_table = desk_table(TOPIC_HEADERS, TOPIC_WIDTHS, "gaps-topics", height=320)
         gr.Markdown(
             f"Click a topic to see its questions. Click **{MAKE_CANDIDATE}** on a question "
             "to add it to the eval candidates file."
         )
         message = gr.Markdown(elem_id="gaps-message")
-        questions_table = gr.Dataframe(
-            headers=QUESTION_HEADERS,
-            datatype="str",
-            interactive=False,
-            wrap=True,
-            max_height=480,
-            elem_id="gaps-questions",
-            column_widths=QUESTION_WIDTHS,
+        questions_table = desk_table(
+            QUESTION_HEADERS, QUESTION_WIDTHS, "gaps-questions", height=480
         )
         csv_file = gr.File(label="CSV export", elem_id="gaps-csv", height=90, interactive=False)
 

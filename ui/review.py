@@ -32,6 +32,21 @@ from ui import render
 from ui.facts import IndexFacts
 
 PRIVATE = {"api_visibility": "private"}  # every UI event: the public API is /ask alone
+
+
+def desk_table(headers: list[str], widths: list[str], elem_id: str, height: int = 420):
+    """A read-only, wrapping table of the review desk."""
+    return gr.Dataframe(
+        headers=headers,
+        datatype="str",
+        interactive=False,
+        wrap=True,
+        max_height=height,
+        elem_id=elem_id,
+        column_widths=widths,
+    )
+
+
 LOCKED_MESSAGE = "Unlock the review desk with the admin password first."
 DESK_OFF = (
     "### The review desk is off\n"
@@ -299,15 +314,7 @@ def feedback_panel(review: ReviewService, facts: IndexFacts, unlocked: gr.State)
         with gr.Row():
             refresh_button = gr.Button("Refresh", elem_id="refresh-feedback")
             export_button = gr.Button("Export CSV", elem_id="export-csv")
-        table = gr.Dataframe(
-            headers=TABLE_HEADERS,
-            datatype="str",
-            interactive=False,
-            wrap=True,
-            max_height=420,
-            elem_id="feedback-table",
-            column_widths=TABLE_WIDTHS,
-        )
+        table = desk_table(TABLE_HEADERS, TABLE_WIDTHS, "feedback-table")
         csv_file = gr.File(label="CSV export", elem_id="csv-file", height=90, interactive=False)
         gr.Markdown(
             "### Turn an answer into a candidate eval item\n"

@@ -20,7 +20,7 @@ from ingest.sources import list_rows, load_registry
 from ingest.update import BadRequest, update
 from settings import Settings
 from ui import render
-from ui.review import PRIVATE, Panel
+from ui.review import PRIVATE, Panel, desk_table
 
 log = logging.getLogger("cpitg.app")
 
@@ -110,15 +110,7 @@ def sources_panel(settings: Settings, unlocked: gr.State) -> Panel:
             "(only what changed is fetched and embedded); a source that fails keeps its "
             "last good content and shows as *stale*."
         )
-        table = gr.Dataframe(
-            headers=HEADERS,
-            datatype="str",
-            interactive=False,
-            wrap=True,
-            max_height=420,
-            column_widths=WIDTHS,
-            elem_id="sources-table",
-        )
+        table = desk_table(HEADERS, WIDTHS, "sources-table")
         refresh_button = gr.Button("Refresh sources", elem_id="refresh-sources")
         message = gr.Markdown(elem_id="sources-message")
     tab.select(panel.rows, [unlocked], [table], **PRIVATE)

@@ -153,19 +153,20 @@ def test_concurrent_requests_get_the_one_at_a_time_answers(
     assert [without_timings(r) for r in results] == [alone[q] for q in questions]
 
 
-def test_a_bad_port_exits_2_with_one_clear_line(snapshot_index_dir: Path) -> None:
-    env = {
-        **os.environ,
-        "ASSISTANT_INDEX_DIR": str(snapshot_index_dir),
-        "GRADIO_SERVER_PORT": "abc",
-    }
-    done = subprocess.run(
+def run_app(index_dir: Path, port: str) -> subprocess.CompletedProcess:
+    """Run app.py on the index and port given, to its exit."""
+    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(index_dir), "GRADIO_SERVER_PORT": port}
+    return subprocess.run(
         [sys.executable, str(REPO_ROOT / "app.py")],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_a_bad_port_exits_2_with_one_clear_line(snapshot_index_dir: Path) -> None:
+    done = run_app(snapshot_index_dir, "abc")
     assert done.returncode == EXIT_BAD_INPUT
     assert done.stderr.strip() == (
         "error: bad configuration: GRADIO_SERVER_PORT must be a port number (0-65535), not 'abc'"
@@ -179,18 +180,7 @@ def test_a_busy_port_exits_1_with_one_clear_line(snapshot_index_dir: Path) -> No
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env = {
-            **os.environ,
-            "ASSISTANT_INDEX_DIR": str(snapshot_index_dir),
-            "GRADIO_SERVER_PORT": str(port),
-        }
-        done = subprocess.run(
-            [sys.executable, str(REPO_ROOT / "app.py")],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = run_app(snapshot_index_dir, str(port))
     assert done.returncode == EXIT_FAILED
     assert done.stderr.strip() == (
         f"error: cannot serve on 127.0.0.1:{port}: Address already in use"
