@@ -18,10 +18,11 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
-from assistant.terms import STOPWORDS, term_in, words_of
+from assistant.terms import STOPWORDS, TextView, term_in, text_view
 from index.search import SearchIndex
 
 _WORD = re.compile(r"[a-z][a-z0-9]+")
@@ -74,21 +75,26 @@ def word_vectors(index: SearchIndex) -> WordVectors:
     return index.derived("word_vectors", WordVectors)
 
 
+@lru_cache(maxsize=65536)
+def _holds(word: str, text: str) -> bool:
+    view = text_view(text)
+    return term_in(word, view.words, view.lowered, view.sorted_words)
+
+
 def match_words(words: list[str], text: str, vectors: WordVectors) -> list[WordMatch]:
     """Return how well the text covers each question word (exact, initials, or meaning)."""
     if not words:
         return []
-    lowered = text.lower()
-    text_words = words_of(text)
+    view = text_view(text)
     matches: dict[str, WordMatch] = {}
-    for word, initials in _initial_matches(words, text).items():
+    for word, initials in _initial_matches(words, view).items():
         matches[word] = WordMatch(word, initials, 1.0)
     for word in words:
-        if word not in matches and term_in(word, text_words, lowered):
+        if word not in matches and _holds(word, text):
             matches[word] = WordMatch(word, word, 1.0)
     rest = [w for w in words if w not in matches]
     if rest:
-        candidates, matrix = vectors.known(sorted(set(_WORD.findall(lowered)) - STOPWORDS))
+        candidates, matrix = vectors.known(list(view.vocabulary))
         if candidates:
             similarity = vectors.of(rest) @ matrix.T
             for word, row in zip(rest, similarity, strict=True):
@@ -97,7 +103,7 @@ def match_words(words: list[str], text: str, vectors: WordVectors) -> list[WordM
     return [matches.get(w, WordMatch(w, "", 0.0)) for w in words]
 
 
-def _initial_matches(words: list[str], text: str) -> dict[str, str]:
+def _initial_matches(words: list[str], view: TextView) -> dict[str, str]:
     """Question words that a run of initials in the text (or the question) accounts for.
 
     "commissioning support unit" in the question and "CSU" in the text: all three words
@@ -105,7 +111,7 @@ def _initial_matches(words: list[str], text: str) -> dict[str, str]:
     text: "csu" is matched by the phrase.
     """
     found: dict[str, str] = {}
-    acronyms = {a.lower() for a in re.findall(r"\b[A-Z][A-Z0-9&]{1,7}\b", text)}
+    acronyms = view.acronyms
     for size in (4, 3, 2):
         for start in range(len(words) - size + 1):
             run = words[start : start + size]
@@ -113,10 +119,15 @@ def _initial_matches(words: list[str], text: str) -> dict[str, str]:
             if initials in acronyms:
                 for w in run:
                     found.setdefault(w, initials.upper())
-    text_words = _WORD.findall(text.lower())
+    text_words = view.sequence
     for word in words:
         if 2 <= len(word) <= 6 and word not in found:
             for start in range(len(text_words) - len(word) + 1):
+                # A run starts at a word with the first initial; one starting at a joining
+                # word would be found again from the next word, the same.
+                first = text_words[start]
+                if first[0] != word[0] or first in _JOIN:
+                    continue
                 run = [w for w in text_words[start : start + len(word) + 2] if w not in _JOIN]
                 if "".join(w[0] for w in run[: len(word)]) == word:
                     found[word] = " ".join(run[: len(word)])

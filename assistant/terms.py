@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from functools import lru_cache
 
 from assistant.lexicon import spellings, stopwords
 
 STOPWORDS = stopwords()
+_CONTENT_WORD = re.compile(r"[a-z][a-z0-9]+")  # a word that may carry meaning
 
 
 def question_terms(text: str) -> list[str]:
@@ -17,15 +22,55 @@ def question_terms(text: str) -> list[str]:
     return [w for w in (w.strip(".'’") for w in words) if w and w not in STOPWORDS]
 
 
-def term_in(term: str, haystack_words: set[str], haystack: str) -> bool:
-    """True when a term (or its stem, e.g. "suppliers"/"supplier") occurs in the text."""
+def term_in(
+    term: str,
+    haystack_words: AbstractSet[str],
+    haystack: str,
+    sorted_words: Sequence[str] | None = None,
+) -> bool:
+    """True when a term (or its stem, e.g. "suppliers"/"supplier") occurs in the text.
+
+    sorted_words, the same words sorted, makes the stem check a binary search.
+    """
     if term in haystack_words or (len(term) > 3 and term in haystack):
         return True
     other = spellings().get(term)
     if other:
-        return term_in(other, haystack_words, haystack)
+        return term_in(other, haystack_words, haystack, sorted_words)
     stem = re.sub(r"(ing|ed|es|s)$", "", term) if len(term) > 4 else term
-    return len(stem) >= 3 and any(w.startswith(stem) for w in haystack_words)
+    if len(stem) < 3:
+        return False
+    if sorted_words is None:
+        return any(w.startswith(stem) for w in haystack_words)
+    at = bisect.bisect_left(sorted_words, stem)  # the first word >= stem starts with it, if any
+    return at < len(sorted_words) and sorted_words[at].startswith(stem)
+
+
+@dataclass(frozen=True)
+class TextView:
+    """What matching needs of one text, worked out once: the same passage lines are matched
+    against every question word, focus word and later question."""
+
+    lowered: str
+    words: frozenset[str]  # words_of(text)
+    sorted_words: tuple[str, ...]  # the same, sorted
+    sequence: tuple[str, ...]  # its words in order, for initials
+    acronyms: frozenset[str]  # capitalised runs ("CSU"), lower-cased
+    vocabulary: tuple[str, ...]  # its content words, sorted: the candidates for meaning
+
+
+@lru_cache(maxsize=8192)
+def text_view(text: str) -> TextView:
+    lowered = text.lower()
+    sequence = tuple(_CONTENT_WORD.findall(lowered))
+    return TextView(
+        lowered=lowered,
+        words=frozenset(words_of(text)),
+        sorted_words=tuple(sorted(words_of(text))),
+        sequence=sequence,
+        acronyms=frozenset(a.lower() for a in re.findall(r"\b[A-Z][A-Z0-9&]{1,7}\b", text)),
+        vocabulary=tuple(sorted(set(sequence) - STOPWORDS)),
+    )
 
 
 def words_of(text: str) -> set[str]:
@@ -50,6 +95,10 @@ def weighted_coverage(terms: list[str], text: str, idf: dict[str, float]) -> flo
         return 0.0
     default = max(idf.values(), default=1.0)  # a word the index never saw is as rare as any
     weights = [idf.get(t, default) for t in terms]
-    words, lowered = words_of(text), text.lower()
-    found = sum(w for t, w in zip(terms, weights, strict=True) if term_in(t, words, lowered))
+    view = text_view(text)
+    found = sum(
+        w
+        for t, w in zip(terms, weights, strict=True)
+        if term_in(t, view.words, view.lowered, view.sorted_words)
+    )
     return found / (sum(weights) or 1.0)
