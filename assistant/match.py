@@ -15,17 +15,13 @@ the archive never uses is embedded when first seen and remembered.
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
-from assistant.terms import STOPWORDS, TextView, term_in, text_view
+from assistant.terms import TextView, content_words, text_holds, text_view
 from index.search import SearchIndex
-
-_WORD = re.compile(r"[a-z][a-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -41,10 +37,7 @@ class WordVectors:
     """Embeddings of single words, for the archive's vocabulary and words asked since."""
 
     def __init__(self, index: SearchIndex) -> None:
-        vocabulary = sorted(
-            {w for c in index.chunks.values() for w in _WORD.findall(c.embed_text.lower())}
-            - STOPWORDS
-        )
+        vocabulary = sorted({w for c in index.chunks.values() for w in content_words(c.embed_text)})
         vectors = index.embed_texts(vocabulary) if vocabulary else np.zeros((0, 1), np.float32)
         self._index = index
         self._rows = {w: i for i, w in enumerate(vocabulary)}
@@ -75,12 +68,6 @@ def word_vectors(index: SearchIndex) -> WordVectors:
     return index.derived("word_vectors", WordVectors)
 
 
-@lru_cache(maxsize=65536)
-def _holds(word: str, text: str) -> bool:
-    view = text_view(text)
-    return term_in(word, view.words, view.lowered, view.sorted_words)
-
-
 def match_words(words: list[str], text: str, vectors: WordVectors) -> list[WordMatch]:
     """Return how well the text covers each question word (exact, initials, or meaning)."""
     if not words:
@@ -90,7 +77,7 @@ def match_words(words: list[str], text: str, vectors: WordVectors) -> list[WordM
     for word, initials in _initial_matches(words, view).items():
         matches[word] = WordMatch(word, initials, 1.0)
     for word in words:
-        if word not in matches and _holds(word, text):
+        if word not in matches and text_holds(word, text):
             matches[word] = WordMatch(word, word, 1.0)
     rest = [w for w in words if w not in matches]
     if rest:

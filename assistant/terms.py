@@ -62,15 +62,27 @@ class TextView:
 @lru_cache(maxsize=8192)
 def text_view(text: str) -> TextView:
     lowered = text.lower()
-    sequence = tuple(_CONTENT_WORD.findall(lowered))
+    words = words_of(text)
     return TextView(
         lowered=lowered,
-        words=frozenset(words_of(text)),
-        sorted_words=tuple(sorted(words_of(text))),
-        sequence=sequence,
+        words=frozenset(words),
+        sorted_words=tuple(sorted(words)),
+        sequence=tuple(_CONTENT_WORD.findall(lowered)),
         acronyms=frozenset(a.lower() for a in re.findall(r"\b[A-Z][A-Z0-9&]{1,7}\b", text)),
-        vocabulary=tuple(sorted(set(sequence) - STOPWORDS)),
+        vocabulary=tuple(sorted(content_words(text))),
     )
+
+
+@lru_cache(maxsize=65536)
+def text_holds(term: str, text: str) -> bool:
+    """term_in() for a whole text, from its cached view (the same lines recur per question)."""
+    view = text_view(text)
+    return term_in(term, view.words, view.lowered, view.sorted_words)
+
+
+def content_words(text: str) -> set[str]:
+    """The text's lower-cased words that may carry meaning: letters first, no stop words."""
+    return set(_CONTENT_WORD.findall(text.lower())) - STOPWORDS
 
 
 def words_of(text: str) -> set[str]:
@@ -95,10 +107,5 @@ def weighted_coverage(terms: list[str], text: str, idf: dict[str, float]) -> flo
         return 0.0
     default = max(idf.values(), default=1.0)  # a word the index never saw is as rare as any
     weights = [idf.get(t, default) for t in terms]
-    view = text_view(text)
-    found = sum(
-        w
-        for t, w in zip(terms, weights, strict=True)
-        if term_in(t, view.words, view.lowered, view.sorted_words)
-    )
+    found = sum(w for t, w in zip(terms, weights, strict=True) if text_holds(t, text))
     return found / (sum(weights) or 1.0)
