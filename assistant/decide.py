@@ -7,13 +7,15 @@ Three states (records.STATUSES):
 - not_covered: nothing relevant; the answer lists related reading.
 
 The decision reads named features of what would be quoted (below), each a number with
-its evidence, and two logistic models fitted on the train split by `make calibrate`
-combine them: the chance that the quote answers the question, and the chance that the
-archive is on the question's topic at all. The thresholds between the states were chosen
-on the dev split; the sealed test split reports how they hold up. No single feature
-refuses on its own: a missing date, an unnamed nation or an unmatched focus word only
-moves the chances, by weights learned from data. The model file (assistant/model/
-decision.json) records the data it was fitted on and the dev figures at the thresholds.
+its evidence, beside a question prior (how answerable questions worded like this one
+were, from the question's vector alone), and two logistic models fitted on the train
+split by `make calibrate` combine them: the chance that the quote answers the question,
+and the chance that the archive is on the question's topic at all. The thresholds
+between the states were chosen on the dev split; the sealed test split reports how they
+hold up. No single feature refuses on its own: a missing date, an unnamed nation or an
+unmatched focus word only moves the chances, by weights learned from data. The model
+file (assistant/model/decision.json) records the data and settings it was fitted with
+and the dev figures at the thresholds.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ DECISION_FEATURES = (
     "rare_missing",
     "season_missing",
     "short_question",
+    "question_prior",
 )
 # The on-topic model reads only how close the archive comes to the question at all: with
 # few off-topic questions to learn from, the answer-detail features would only add noise.
@@ -80,6 +83,9 @@ TOPIC_FEATURES = (
     "rare_missing",
     "short_question",
 )
+
+
+MODEL_KEYS = ("reader", "spans", "prior", "answers", "on_topic")  # the fitted models in the file
 
 
 class ModelMissingError(RuntimeError):
@@ -123,10 +129,12 @@ class Logistic:
 
 @dataclass(frozen=True)
 class DecisionModel:
-    """The reader model, the two decision models and the thresholds chosen on dev."""
+    """The reader model, the question prior, the two decision models and the thresholds
+    chosen on dev."""
 
     reader: Logistic
     spans: Logistic
+    prior: Logistic
     answers: Logistic
     on_topic: Logistic
     answered_at: float  # answered when the chance the quote answers is at least this
@@ -141,12 +149,13 @@ def _load(path: str, mtime: float) -> DecisionModel:
     return DecisionModel(
         reader=Logistic.from_json(data["reader"]),
         spans=Logistic.from_json(data["spans"]),
+        prior=Logistic.from_json(data["prior"]),
         answers=Logistic.from_json(data["answers"]),
         on_topic=Logistic.from_json(data["on_topic"]),
         answered_at=float(data["thresholds"]["answered"]),
         on_topic_at=float(data["thresholds"]["on_topic"]),
         keep_ratio=float(data["keep_ratio"]),
-        meta={k: v for k, v in data.items() if k not in ("reader", "spans", "answers", "on_topic")},
+        meta={k: v for k, v in data.items() if k not in MODEL_KEYS},
     )
 
 
@@ -259,7 +268,8 @@ def decide(
     chosen = choose_items(ranked, model.keep_ratio, tuning)
     if not chosen:
         return Decision(NOT_COVERED, [], evidence={"retrieval": "nothing relevant retrieved"})
-    features, evidence = question_features(query, ranked, chosen, index, tuning)
+    prior = question_prior(model.prior, query)
+    features, evidence = question_features(query, ranked, chosen, index, tuning, prior)
     p_answers = model.answers.predict_one(features)
     p_on_topic = model.on_topic.predict_one(features)
     if p_answers >= model.answered_at:
@@ -281,8 +291,10 @@ def question_features(
     chosen: list[Reading],
     index: SearchIndex,
     tuning: AnswerSettings,
+    prior: float,
 ) -> tuple[dict[str, float], dict[str, str]]:
-    """The decision's features: what the quoted items hold of what the question asks."""
+    """The decision's features: what the quoted items hold of what the question asks, and
+    the question prior (question_prior) beside them."""
     _, idf = build_tables(index)
     vectors = word_vectors(index)
     best = ranked[0]
@@ -327,6 +339,7 @@ def question_features(
         "rare_missing": rare_missing(term_matches, weights),
         "season_missing": float(bool(query.missing_seasons)),
         "short_question": 1.0 / (1 + len(terms)),
+        "question_prior": prior,
     }
     for name in ("precise", "name", "loose"):
         features[f"{name}_asked"] = float(group == name)
@@ -343,8 +356,21 @@ def question_features(
         "figures": ", ".join(missing_figures),
         "nation": "" if query.nation is None else f"{query.nation}: {nation_found}",
         "season": ", ".join(query.missing_seasons),
+        "question alone": f"{prior:.2f} answerable",
     }
     return features, evidence
+
+
+def question_prior(prior: Logistic, query: Query) -> float:
+    """The chance, from the question's wording alone, that the archive answers it.
+
+    A logistic regression over the question's MiniLM vector, fitted on the train split:
+    what the bulletins never give (a phone number, who chairs, how long a job takes, a
+    recipe) is asked in alike ways whatever passage retrieval brings back, and the topics
+    the archive covers thinly draw more unanswerable questions. The decision model weighs
+    it beside the passage features; on its own it refuses nothing.
+    """
+    return float(prior.predict(np.asarray(query.vector, dtype=np.float64).reshape(1, -1))[0])
 
 
 def key_spans(ranked: list[Reading], chosen: list[Reading], share: float) -> dict[str, list[Span]]:

@@ -10,15 +10,17 @@
    overlaps an answer fact; a logistic regression on their features is the span model.
 3. The reader's scores choose the items each answer would quote. The share of the best
    score an extra item needs (keep_ratio) is chosen on dev, for key facts found.
-4. The decision features of what would be quoted are fitted, on train, by two logistic
-   regressions: does it answer the question (answerable items vs unanswerable), and is
-   the archive on its topic (all but off-topic questions).
+4. The question prior, a logistic regression over the question's vector alone (answerable
+   or not), is fitted on train; each train part gets its chance out of fold. The decision
+   features of what would be quoted, the prior among them, are fitted on train by two
+   logistic regressions: does it answer the question (answerable items vs unanswerable),
+   and is the archive on its topic (all but off-topic questions).
 5. The thresholds between answered, hedged and not_covered are chosen on dev: the most
    unanswerable questions flagged while at most 1.5% of answerable ones are not covered
    and at most 10% hedged (the targets are 3% and 15%; the margin is for questions no one
    here has seen).
 The test split is never read: the loader refuses it (eval.dataset.load_for_fitting).
-Seeded and deterministic; about a minute on 2 cores.
+Seeded and deterministic; about three minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -80,7 +82,9 @@ def sentence_label(reading, item) -> bool:
     )
 
 
-def fit_logistic(rows: np.ndarray, labels: np.ndarray, features: tuple[str, ...]) -> dict:
+def fit_logistic(
+    rows: np.ndarray, labels: np.ndarray, features: tuple[str, ...], cs: tuple = C_GRID
+) -> dict:
     """Fit a standardised, L2-regularised logistic regression (C by 5-fold CV); as JSON."""
     from sklearn.linear_model import LogisticRegressionCV
     from sklearn.preprocessing import StandardScaler
@@ -88,7 +92,7 @@ def fit_logistic(rows: np.ndarray, labels: np.ndarray, features: tuple[str, ...]
     scaler = StandardScaler().fit(rows)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
     model = LogisticRegressionCV(
-        Cs=list(C_GRID), cv=5, scoring="neg_log_loss", class_weight="balanced",
+        Cs=list(cs), cv=5, scoring="neg_log_loss", class_weight="balanced",
         max_iter=2000, random_state=SEED, l1_ratios=(0.0,), use_legacy_attributes=False,
     ).fit((rows - scaler.mean_) / scale, labels)  # fmt: skip
     return {
@@ -120,24 +124,61 @@ def span_label(scored, reading, item) -> bool:
 
 
 def part_rows(
-    traced: list[Traced], reader, keep_ratio: float, tuning, index, spans=None
+    traced: list[Traced], reader, keep_ratio: float, tuning, index, spans=None, prior_of=None
 ) -> list[tuple[Traced, list]]:
-    """Each item's parts as (decision feature row, chosen readings), or None if nothing read."""
+    """Each item's parts as (decision feature row, chosen readings), or None if nothing read.
+
+    prior_of(traced, part number, query) gives each part's question prior (0.5 when the
+    prior is not fitted yet).
+    """
     from assistant.decide import DECISION_FEATURES, choose_items, question_features, score_readings
 
     out = []
     for t in traced:
         rows = []
-        for query, _hits, readings in t.parts:
+        for number, (query, _hits, readings) in enumerate(t.parts):
             ranked = score_readings(list(readings), reader, query, tuning, spans)
             chosen = choose_items(ranked, keep_ratio, tuning)
             if not chosen:
                 rows.append(None)  # nothing retrieved: not covered whatever the model says
                 continue
-            features, _ = question_features(query, ranked, chosen, index, tuning)
+            prior = prior_of(t, number, query) if prior_of else 0.5
+            features, _ = question_features(query, ranked, chosen, index, tuning, prior)
             rows.append(([features[n] for n in DECISION_FEATURES], chosen))
         out.append((t, rows))
     return out
+
+
+def fit_prior(train: list[Traced]) -> tuple[dict, dict[tuple[str, int], float]]:
+    """The question prior: answerable or not from each part's question vector alone.
+
+    Returns the model fitted on all of train (as JSON), and every train part's chance
+    out of fold (5 folds, an item's parts in one fold): the decision model then learns how
+    far to trust the prior from chances made without seeing the question, as at run time.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from assistant.decide import Logistic
+
+    rows, labels, groups, keys = [], [], [], []
+    for number, t in enumerate(train):
+        if t.item.type == "partial":
+            continue  # answerable in part: no clean label
+        for part, (query, _hits, _readings) in enumerate(t.parts):
+            rows.append(np.asarray(query.vector, dtype=np.float64))
+            labels.append(int(t.item.answerable))
+            groups.append(number)
+            keys.append((t.item.id, part))
+    x, y = np.vstack(rows), np.array(labels)
+    names = tuple(f"v{i}" for i in range(x.shape[1]))
+    fitted = fit_logistic(x, y, names)
+    out_of_fold: dict[tuple[str, int], float] = {}
+    folds = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=SEED)
+    for inside, outside in folds.split(x, y, groups):
+        fold = Logistic.from_json(fit_logistic(x[inside], y[inside], names, (fitted["C"],)))
+        for i, chance in zip(outside, fold.predict(x[outside]), strict=True):
+            out_of_fold[keys[i]] = float(chance)
+    return fitted, out_of_fold
 
 
 def facts_found(chosen_per_part: list, item) -> float:
@@ -244,6 +285,14 @@ def fit_naive_threshold(traced: list[Traced]) -> float:
     return float(best_t)
 
 
+def fitted_with(settings) -> dict:
+    """The retrieval and answer settings the readings depend on, as JSON."""
+    return {
+        "retrieval": settings.retrieval.model_dump(mode="json"),
+        "answer": settings.answer.model_dump(mode="json", exclude={"model_path"}),
+    }
+
+
 def calibrate(settings, out: Path) -> dict:
     """Fit on train, choose on dev, write the model file; return what was written."""
     import sklearn
@@ -302,8 +351,18 @@ def calibrate(settings, out: Path) -> dict:
         recall[ratio] = float(np.mean(found))
     keep_ratio = max(KEEP_RATIOS, key=lambda r: (round(recall[r], 3), r))
 
-    # 4. The decision models, on train parts. A compound item's parts share its label.
-    rows_train = part_rows(train, reader_model, keep_ratio, tuning, index, span_model)
+    # 4. The question prior, then the decision models on train parts (each part with its
+    # out-of-fold prior). A compound item's parts share its label.
+    from assistant.decide import question_prior
+
+    prior, prior_out_of_fold = fit_prior(train)
+    prior_model = Logistic.from_json(prior)
+
+    def prior_of(t: Traced, number: int, query) -> float:
+        known = prior_out_of_fold.get((t.item.id, number))
+        return known if known is not None else question_prior(prior_model, query)
+
+    rows_train = part_rows(train, reader_model, keep_ratio, tuning, index, span_model, prior_of)
     x, answers_y, topic_y = [], [], []
     for t, parts in rows_train:
         if t.item.type == "partial":
@@ -321,7 +380,11 @@ def calibrate(settings, out: Path) -> dict:
     # 5. Thresholds on dev.
     answers_model, topic_model = Logistic.from_json(answers), Logistic.from_json(on_topic)
     scored = []
-    for t, parts in part_rows(dev, reader_model, keep_ratio, tuning, index, span_model):
+
+    def dev_prior(_t: Traced, _number: int, query) -> float:
+        return question_prior(prior_model, query)
+
+    for t, parts in part_rows(dev, reader_model, keep_ratio, tuning, index, span_model, dev_prior):
         probs = []
         for part in parts:
             if part is None:
@@ -349,6 +412,9 @@ def calibrate(settings, out: Path) -> dict:
         "thresholds": {"answered": answered_at, "on_topic": on_topic_at},
         "dev_at_thresholds": {k: round(v, 4) for k, v in dev_rates.items()},
         "limits": {"answerable_not_covered": MAX_NOT_COVERED, "answerable_hedged": MAX_HEDGED},
+        # The settings the features were read with: a change to any of them needs a refit
+        # (tests/eval/test_calibration.py compares these with the current defaults).
+        "fitted_with": fitted_with(settings),
         "baselines": {
             "naive_cosine_threshold": naive_threshold,
             "naive_how": "top-1 passage, its sentence closest to the question; answered when "
@@ -356,6 +422,7 @@ def calibrate(settings, out: Path) -> dict:
         },
         "reader": reader,
         "spans": spans,
+        "prior": prior,
         "answers": answers,
         "on_topic": on_topic,
     }
