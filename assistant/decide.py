@@ -7,8 +7,8 @@ Three states (records.STATUSES):
 - not_covered: nothing relevant; the answer lists related reading.
 
 The decision reads named features of what would be quoted (below), each a number with
-its evidence, beside a question prior (how answerable questions worded like this one
-were, from the question's vector alone), and two logistic models fitted on the train
+its evidence, beside a question prior (how answerable the train questions nearest this
+one were), and two logistic models fitted on the train
 split by `make calibrate` combine them: the chance that the quote answers the question,
 and the chance that the archive is on the question's topic at all. The thresholds
 between the states were chosen on the dev split; the sealed test split reports how they
@@ -128,13 +128,63 @@ class Logistic:
 
 
 @dataclass(frozen=True)
+class QuestionPrior:
+    """How answerable the train questions nearest the asked one were.
+
+    What the bulletins never give (a phone number, who chairs, how long a job takes, a
+    recipe) is asked in alike ways whatever passage retrieval brings back, and topics the
+    archive covers thinly draw unanswerable questions. The prior is the answerable share of
+    the nearest train questions (by MiniLM cosine), each weighted by exp(sharpness x
+    cosine); the decision model weighs it beside the passage features, so on its own it
+    refuses nothing. The nearest one is shown in the reason, for the reviewer.
+    """
+
+    vectors: np.ndarray  # the train questions' vectors (normalised), one row each
+    answerable: np.ndarray  # 1 where that question is answerable from the archive
+    questions: np.ndarray  # their text
+    items: np.ndarray  # their item ids (a question's own item is left out while fitting)
+
+    @classmethod
+    def load(cls, path: Path) -> QuestionPrior:
+        with np.load(path, allow_pickle=False) as data:
+            return cls(
+                vectors=data["vectors"].astype(np.float32),
+                answerable=data["answerable"].astype(np.float64),
+                questions=data["questions"],
+                items=data["items"],
+            )
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(
+            path,
+            vectors=self.vectors.astype(np.float16),  # half precision: a quarter of the size
+            answerable=self.answerable.astype(np.uint8),
+            questions=self.questions,
+            items=self.items,
+        )
+
+    def chance(
+        self, vector: np.ndarray, neighbours: int, sharpness: float, leave_out: str = ""
+    ) -> tuple[float, int]:
+        """The weighted answerable share of the nearest questions, and the nearest's row."""
+        similarity = self.vectors @ np.asarray(vector, dtype=np.float32)
+        if leave_out:
+            similarity = np.where(self.items == leave_out, -np.inf, similarity)
+        count = min(neighbours, len(similarity))
+        nearest = np.argpartition(-similarity, count - 1)[:count]
+        weights = np.exp(sharpness * (similarity[nearest] - similarity[nearest].max()))
+        share = float(weights @ self.answerable[nearest] / weights.sum())
+        return share, int(nearest[np.argmax(similarity[nearest])])
+
+
+@dataclass(frozen=True)
 class DecisionModel:
     """The reader model, the question prior, the two decision models and the thresholds
     chosen on dev."""
 
     reader: Logistic
     spans: Logistic
-    prior: Logistic
+    prior: QuestionPrior
     answers: Logistic
     on_topic: Logistic
     answered_at: float  # answered when the chance the quote answers is at least this
@@ -149,7 +199,7 @@ def _load(path: str, mtime: float) -> DecisionModel:
     return DecisionModel(
         reader=Logistic.from_json(data["reader"]),
         spans=Logistic.from_json(data["spans"]),
-        prior=Logistic.from_json(data["prior"]),
+        prior=QuestionPrior.load(Path(path).parent / data["prior"]["file"]),
         answers=Logistic.from_json(data["answers"]),
         on_topic=Logistic.from_json(data["on_topic"]),
         answered_at=float(data["thresholds"]["answered"]),
@@ -163,7 +213,7 @@ def load_model(path: Path) -> DecisionModel:
     """Return the fitted models from their file (read once; again if the file changes)."""
     try:
         return _load(str(path), path.stat().st_mtime)
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, TypeError) as error:
         raise ModelMissingError(
             f"the decision model {path} is missing or unreadable ({error.__class__.__name__}): "
             "rebuild it with: make calibrate"
@@ -268,8 +318,11 @@ def decide(
     chosen = choose_items(ranked, model.keep_ratio, tuning)
     if not chosen:
         return Decision(NOT_COVERED, [], evidence={"retrieval": "nothing relevant retrieved"})
-    prior = question_prior(model.prior, query)
+    prior, nearest = model.prior.chance(
+        query.vector, tuning.prior_neighbours, tuning.prior_sharpness
+    )
     features, evidence = question_features(query, ranked, chosen, index, tuning, prior)
+    evidence["question alone"] = _nearest_evidence(model.prior, prior, nearest)
     p_answers = model.answers.predict_one(features)
     p_on_topic = model.on_topic.predict_one(features)
     if p_answers >= model.answered_at:
@@ -356,21 +409,15 @@ def question_features(
         "figures": ", ".join(missing_figures),
         "nation": "" if query.nation is None else f"{query.nation}: {nation_found}",
         "season": ", ".join(query.missing_seasons),
-        "question alone": f"{prior:.2f} answerable",
     }
     return features, evidence
 
 
-def question_prior(prior: Logistic, query: Query) -> float:
-    """The chance, from the question's wording alone, that the archive answers it.
-
-    A logistic regression over the question's MiniLM vector, fitted on the train split:
-    what the bulletins never give (a phone number, who chairs, how long a job takes, a
-    recipe) is asked in alike ways whatever passage retrieval brings back, and the topics
-    the archive covers thinly draw more unanswerable questions. The decision model weighs
-    it beside the passage features; on its own it refuses nothing.
-    """
-    return float(prior.predict(np.asarray(query.vector, dtype=np.float64).reshape(1, -1))[0])
+def _nearest_evidence(prior: QuestionPrior, chance: float, nearest: int) -> str:
+    said = "answerable" if prior.answerable[nearest] else "not answerable"
+    return (
+        f"{chance:.2f} answerable, nearest asked: {str(prior.questions[nearest])[:60]!r} ({said})"
+    )
 
 
 def key_spans(ranked: list[Reading], chosen: list[Reading], share: float) -> dict[str, list[Span]]:

@@ -10,11 +10,11 @@
    overlaps an answer fact; a logistic regression on their features is the span model.
 3. The reader's scores choose the items each answer would quote. The share of the best
    score an extra item needs (keep_ratio) is chosen on dev, for key facts found.
-4. The question prior, a logistic regression over the question's vector alone (answerable
-   or not), is fitted on train; each train part gets its chance out of fold. The decision
-   features of what would be quoted, the prior among them, are fitted on train by two
-   logistic regressions: does it answer the question (answerable items vs unanswerable),
-   and is the archive on its topic (all but off-topic questions).
+4. The question prior is the train questions with their vectors and labels (asked.npz,
+   beside the model file); each train part gets its chance with its own item left out.
+   The decision features of what would be quoted, the prior among them, are fitted on
+   train by two logistic regressions: does it answer the question (answerable items vs
+   unanswerable), and is the archive on its topic (all but off-topic questions).
 5. The thresholds between answered, hedged and not_covered are chosen on dev: the most
    unanswerable questions flagged while at most 1.5% of answerable ones are not covered
    and at most 10% hedged (the targets are 3% and 15%; the margin is for questions no one
@@ -45,6 +45,7 @@ KEEP_RATIOS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0)
 MAX_NOT_COVERED = 0.015  # answerable dev questions said to be not covered, at most
 MAX_HEDGED = 0.10  # answerable dev questions hedged, at most
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)  # inverse regularisation strengths tried by 5-fold CV
+PRIOR_FILE = "asked.npz"  # the question prior's train questions, beside the model file
 
 
 @dataclass
@@ -149,36 +150,32 @@ def part_rows(
     return out
 
 
-def fit_prior(train: list[Traced]) -> tuple[dict, dict[tuple[str, int], float]]:
-    """The question prior: answerable or not from each part's question vector alone.
+def fit_prior(train: list[Traced], tuning) -> tuple[object, dict[tuple[str, int], float]]:
+    """The question prior over the train questions, and each train part's chance with its
+    own item left out: the decision model then learns how far to trust the prior from
+    chances made without seeing the question, as at run time."""
+    from assistant.decide import QuestionPrior
 
-    Returns the model fitted on all of train (as JSON), and every train part's chance
-    out of fold (5 folds, an item's parts in one fold): the decision model then learns how
-    far to trust the prior from chances made without seeing the question, as at run time.
-    """
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    from assistant.decide import Logistic
-
-    rows, labels, groups, keys = [], [], [], []
-    for number, t in enumerate(train):
-        if t.item.type == "partial":
-            continue  # answerable in part: no clean label
-        for part, (query, _hits, _readings) in enumerate(t.parts):
-            rows.append(np.asarray(query.vector, dtype=np.float64))
-            labels.append(int(t.item.answerable))
-            groups.append(number)
-            keys.append((t.item.id, part))
-    x, y = np.vstack(rows), np.array(labels)
-    names = tuple(f"v{i}" for i in range(x.shape[1]))
-    fitted = fit_logistic(x, y, names)
-    out_of_fold: dict[tuple[str, int], float] = {}
-    folds = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=SEED)
-    for inside, outside in folds.split(x, y, groups):
-        fold = Logistic.from_json(fit_logistic(x[inside], y[inside], names, (fitted["C"],)))
-        for i, chance in zip(outside, fold.predict(x[outside]), strict=True):
-            out_of_fold[keys[i]] = float(chance)
-    return fitted, out_of_fold
+    rows = [
+        (t.item.id, query.text, int(t.item.answerable), query.vector)
+        for t in train
+        if t.item.type != "partial"  # answerable in part: no clean label
+        for query, _hits, _readings in t.parts
+    ]
+    prior = QuestionPrior(
+        vectors=np.vstack([r[3] for r in rows]).astype(np.float16).astype(np.float32),
+        answerable=np.array([r[2] for r in rows], dtype=np.float64),
+        questions=np.array([r[1] for r in rows]),
+        items=np.array([r[0] for r in rows]),
+    )
+    left_out = {
+        (t.item.id, number): prior.chance(
+            query.vector, tuning.prior_neighbours, tuning.prior_sharpness, leave_out=t.item.id
+        )[0]
+        for t in train
+        for number, (query, _hits, _readings) in enumerate(t.parts)
+    }
+    return prior, left_out
 
 
 def facts_found(chosen_per_part: list, item) -> float:
@@ -352,15 +349,11 @@ def calibrate(settings, out: Path) -> dict:
     keep_ratio = max(KEEP_RATIOS, key=lambda r: (round(recall[r], 3), r))
 
     # 4. The question prior, then the decision models on train parts (each part with its
-    # out-of-fold prior). A compound item's parts share its label.
-    from assistant.decide import question_prior
-
-    prior, prior_out_of_fold = fit_prior(train)
-    prior_model = Logistic.from_json(prior)
+    # prior, its own item left out). A compound item's parts share its label.
+    prior_model, prior_left_out = fit_prior(train, tuning)
 
     def prior_of(t: Traced, number: int, query) -> float:
-        known = prior_out_of_fold.get((t.item.id, number))
-        return known if known is not None else question_prior(prior_model, query)
+        return prior_left_out[(t.item.id, number)]
 
     rows_train = part_rows(train, reader_model, keep_ratio, tuning, index, span_model, prior_of)
     x, answers_y, topic_y = [], [], []
@@ -382,7 +375,7 @@ def calibrate(settings, out: Path) -> dict:
     scored = []
 
     def dev_prior(_t: Traced, _number: int, query) -> float:
-        return question_prior(prior_model, query)
+        return prior_model.chance(query.vector, tuning.prior_neighbours, tuning.prior_sharpness)[0]
 
     for t, parts in part_rows(dev, reader_model, keep_ratio, tuning, index, span_model, dev_prior):
         probs = []
@@ -422,11 +415,16 @@ def calibrate(settings, out: Path) -> dict:
         },
         "reader": reader,
         "spans": spans,
-        "prior": prior,
+        "prior": {
+            "file": PRIOR_FILE,
+            "questions": int(len(prior_model.questions)),
+            "answerable": int(prior_model.answerable.sum()),
+        },
         "answers": answers,
         "on_topic": on_topic,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
+    prior_model.save(out.parent / PRIOR_FILE)
     out.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     return data
 

@@ -1,30 +1,30 @@
 """Unit tests for the decision's question prior and the model file that carries it.
 
-The prior reads the question's vector alone; the decision model weighs it beside the
-passage features. Checked with the real embedding model and snapshot index.
+The prior reads how answerable the train questions nearest the asked one were; the
+decision model weighs it beside the passage features. Checked with the real embedding
+model and snapshot index.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from assistant import get_index
-from assistant.decide import (
-    DECISION_FEATURES,
-    Logistic,
-    ModelMissingError,
-    decide,
-    load_model,
-    question_prior,
-)
+from assistant.decide import DECISION_FEATURES, ModelMissingError, QuestionPrior, decide, load_model
 from assistant.query import make_query
 from assistant.reader import read
 from assistant.retrieve import retrieve
+
+ASKED = [
+    ("a-1", "When do pharmacies have to submit FP34C claims through MYS?", 1),
+    ("a-2", "Which suppliers are assured for the community pharmacist consultation service?", 1),
+    ("u-1", "What is the phone number of the NHSmail helpdesk?", 0),
+    ("u-2", "Who chairs the IT group at the moment?", 0),
+]
 
 
 @pytest.fixture(scope="module")
@@ -32,46 +32,65 @@ def index(snapshot_settings):
     return get_index(snapshot_settings)
 
 
-def _vector_model(direction: np.ndarray, intercept: float = 0.0) -> Logistic:
-    size = len(direction)
-    return Logistic(
-        features=tuple(f"v{i}" for i in range(size)),
-        mean=np.zeros(size),
-        scale=np.ones(size),
-        coef=np.asarray(direction, dtype=np.float64),
-        intercept=intercept,
+@pytest.fixture(scope="module")
+def prior(index) -> QuestionPrior:
+    return QuestionPrior(
+        vectors=np.vstack([index.embed_query(q) for _, q, _ in ASKED]),
+        answerable=np.array([a for _, _, a in ASKED], dtype=np.float64),
+        questions=np.array([q for _, q, _ in ASKED]),
+        items=np.array([i for i, _, _ in ASKED]),
     )
 
 
-def test_prior_is_the_logistic_of_the_question_vector(index) -> None:
-    near = make_query("smartcard access", "smartcard access", index)
-    far = make_query("a vegetarian lasagne recipe", "a vegetarian lasagne recipe", index)
-    model = _vector_model(near.vector * 4, intercept=-1.0)
-    expected = 1 / (1 + math.exp(-(4 * float(near.vector @ near.vector) - 1.0)))
-    assert question_prior(model, near) == pytest.approx(expected)
-    assert question_prior(model, far) < question_prior(model, near)
+def test_the_prior_leans_to_the_nearest_questions(index, prior) -> None:
+    claims, claims_row = prior.chance(index.embed_query("FP34C via MYS deadline"), 4, 10.0)
+    phone, phone_row = prior.chance(index.embed_query("NHSmail helpdesk phone"), 4, 10.0)
+    assert (claims_row, phone_row) == (0, 2)
+    assert claims > 0.5 > phone
+    # one neighbour: its label alone; a very blunt weighting: the plain share of all four
+    assert prior.chance(index.embed_query("NHSmail helpdesk phone"), 1, 10.0)[0] == 0.0
+    assert prior.chance(index.embed_query("anything"), 4, 1e-9)[0] == pytest.approx(0.5)
 
 
-def test_the_shipped_prior_reads_the_question_vector(snapshot_settings, index) -> None:
+def test_leaving_a_question_out_hides_it(index, prior) -> None:
+    vector = index.embed_query(ASKED[2][1])
+    assert prior.chance(vector, 1, 10.0) == (0.0, 2)
+    _, nearest = prior.chance(vector, 1, 10.0, leave_out="u-2")
+    assert nearest == 2  # another item left out: no change
+    chance, nearest = prior.chance(vector, 1, 10.0, leave_out="u-1")
+    assert nearest != 2 and chance == prior.answerable[nearest]
+
+
+def test_the_prior_survives_its_file(prior, tmp_path: Path) -> None:
+    prior.save(tmp_path / "asked.npz")
+    loaded = QuestionPrior.load(tmp_path / "asked.npz")
+    assert list(loaded.questions) == list(prior.questions)
+    assert np.abs(loaded.vectors - prior.vectors).max() < 1e-3  # stored at half precision
+    assert list(loaded.answerable) == list(prior.answerable)
+
+
+def test_the_decision_reads_the_shipped_prior(snapshot_settings, index) -> None:
     model = load_model(snapshot_settings.answer.model_path)
-    assert len(model.prior.features) == len(index.embed_query("EPS").ravel())
+    tuning = snapshot_settings.answer
     text = "When does FP34C via MYS become compulsory?"
     query = make_query(text, text, index)
     decision = decide(
-        query, read(query, retrieve(query, index), index, snapshot_settings.answer),
-        index, model, snapshot_settings.answer,
-    )  # fmt: skip
+        query, read(query, retrieve(query, index), index, tuning), index, model, tuning
+    )
     assert set(decision.features) == set(DECISION_FEATURES)
-    assert decision.features["question_prior"] == pytest.approx(question_prior(model.prior, query))
-    assert 0.0 < decision.features["question_prior"] < 1.0
+    expected, _ = model.prior.chance(query.vector, tuning.prior_neighbours, tuning.prior_sharpness)
+    assert decision.features["question_prior"] == pytest.approx(expected)
+    assert "nearest asked" in decision.reason
 
 
-def test_a_model_file_without_the_prior_asks_for_calibrate(
-    snapshot_settings, tmp_path: Path
+@pytest.mark.parametrize("broken", ["no prior entry", "no prior file"])
+def test_a_model_without_its_prior_asks_for_calibrate(
+    snapshot_settings, tmp_path: Path, broken: str
 ) -> None:
     data = json.loads(snapshot_settings.answer.model_path.read_text(encoding="utf-8"))
-    del data["prior"]
-    old = tmp_path / "decision.json"
+    if broken == "no prior entry":
+        del data["prior"]
+    old = tmp_path / "decision.json"  # its asked.npz is not beside it either way
     old.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(ModelMissingError, match="make calibrate"):
         load_model(old)
