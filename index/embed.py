@@ -55,6 +55,24 @@ def embed_query(text: str, model: str | None = None) -> np.ndarray:
     return np.asarray(load_embedder(model).get_query_embedding(text), dtype=np.float32)
 
 
+def embed_together(
+    queries: list[str], texts: list[str], model: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the query vectors and the text vectors, from one encode where that is the same.
+
+    Most of a short encode's time is per call (every weight is read once per pass), so a
+    question's texts and words go through the model together when it reads queries and
+    texts alike (no query prompt, as for MiniLM); otherwise queries keep their own call.
+    """
+    prompts = load_embedder(model)._model.prompts
+    if prompts.get("query", "") != prompts.get("text", ""):
+        rows = [embed_query(q, model) for q in queries]
+        query_vectors = np.stack(rows) if rows else embed_texts([], model)
+        return query_vectors, embed_texts(texts, model)
+    vectors = embed_texts([*queries, *texts], model)
+    return vectors[: len(queries)], vectors[len(queries) :]
+
+
 def model_dimension(model: str | None = None) -> int:
     """Return the embedding size of the model (384 for all-MiniLM-L6-v2)."""
     st_model = load_embedder(model)._model
