@@ -10,12 +10,14 @@ answerable questions. Here a question word matches a text by, best first:
   same MiniLM model the index uses ("jabs" / "vaccinations" 0.53, "edition" / "version"
   0.73, "jabs" / "smartcard" -0.04).
 Word vectors for the archive's vocabulary are made once per index build; a question word
-the archive never uses is embedded when first seen and remembered.
+the archive never uses is embedded when first seen (with the question itself, see
+assistant/query.py) and remembered.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,13 +53,20 @@ class WordVectors:
         rows = [self._rows[w] for w in kept]
         return kept, self._vectors[rows] if rows else np.zeros((0, self._vectors.shape[1]))
 
+    def unseen(self, words: Iterable[str]) -> list[str]:
+        """The words (once each) that have no vector yet: not the archive's, not asked before."""
+        return [w for w in dict.fromkeys(words) if w not in self._rows and w not in self._asked]
+
+    def remember(self, words: list[str], vectors: np.ndarray) -> None:
+        """Keep vectors embedded elsewhere (with the question's own, in one encode)."""
+        with self._lock:
+            self._asked.update(zip(words, vectors, strict=True))
+
     def of(self, words: list[str]) -> np.ndarray:
         """Return one vector per word, embedding (and remembering) words not seen before."""
-        new = [w for w in dict.fromkeys(words) if w not in self._rows and w not in self._asked]
+        new = self.unseen(words)
         if new:
-            vectors = self._index.embed_texts(new)
-            with self._lock:
-                self._asked.update(zip(new, vectors, strict=True))
+            self.remember(new, self._index.embed_texts(new))
         return np.stack(
             [self._vectors[self._rows[w]] if w in self._rows else self._asked[w] for w in words]
         )

@@ -14,13 +14,14 @@ parts, each a Query of its own, so each part is decided and cited on its own.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from assistant.followup import ArchiveWords, resolve
 from assistant.kinds import Asked, asked_kind
 from assistant.lexicon import SEASON_RE, focus_stops, generic_focus, month_pattern, nations
+from assistant.match import word_vectors
 from assistant.terms import STOPWORDS, question_terms
 from index.search import SearchIndex
 
@@ -111,18 +112,32 @@ def make_queries(
     it funded, and what replaces it?" the second part is read with the first's topic.
     """
     words = archive_words(index)
-    resolved = resolve(question, history, words)
-    whole = make_query(resolved, question, index, seasons, topics)
+    asks = [(resolve(question, history, words), question)]  # the whole question first
     parts = split_parts(question)
-    if len(parts) < 2:
-        return whole, [whole]
-    earlier = list(history or [])
-    queries = []
-    for part in parts:
-        text = resolve(part, earlier, words) if earlier else part
-        queries.append(make_query(text, part, index, seasons, topics))
-        earlier = [*earlier, part]
-    return whole, queries
+    if len(parts) >= 2:
+        earlier = list(history or [])
+        for part in parts:
+            asks.append((resolve(part, earlier, words) if earlier else part, part))
+            earlier = [*earlier, part]
+    read = [make_query(t, a, index, seasons, topics, vector=_NOT_YET) for t, a in asks]
+    whole, *queries = _embed_queries(read, index)
+    return whole, queries or [whole]
+
+
+_NOT_YET = np.zeros(0, dtype=np.float32)  # a Query read but not embedded yet
+
+
+def _embed_queries(queries: list[Query], index: SearchIndex) -> list[Query]:
+    """Give the queries their vectors, embedding their texts and their words the archive
+    has no vector for in one encode: a short encode costs mostly per call, and the reader
+    would otherwise embed each new word on first sight (assistant/match.py)."""
+    vectors = word_vectors(index)
+    new_words = vectors.unseen(w for q in queries for w in (*q.terms, *q.ask_terms, *q.focus))
+    texts = list(dict.fromkeys(q.text for q in queries))
+    text_vectors, word_rows = index.embed_together(texts, new_words)
+    vectors.remember(new_words, word_rows)
+    by_text = dict(zip(texts, text_vectors, strict=True))
+    return [replace(q, vector=by_text[q.text]) for q in queries]
 
 
 def archive_words(index: SearchIndex) -> ArchiveWords:
@@ -184,15 +199,17 @@ def make_query(
     index: SearchIndex,
     seasons: list[str] | None = None,
     topics: list[str] | None = None,
+    vector: np.ndarray | None = None,
 ) -> Query:
-    """Embed the question and read it; explicit season filters win over named seasons."""
+    """Embed the question (unless given its vector) and read it; explicit season filters
+    win over named seasons."""
     named = seasons_named(text, index.seasons)
     chosen = tuple(seasons or named)
     ask = ask_clause(asked)
     return Query(
         text=text,
         asked=asked,
-        vector=index.embed_query(text),
+        vector=index.embed_query(text) if vector is None else vector,
         seasons=chosen,
         wants_latest=wants_latest(text) and not chosen,
         topics=tuple(topics or ()),

@@ -100,6 +100,11 @@ class SearchIndex:
 
         return embed_texts(texts, self.settings.embed_model)
 
+    def embed_together(self, queries: list[str], texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        from index.embed import embed_together
+
+        return embed_together(queries, texts, self.settings.embed_model)
+
     def sentence_vector(self, sentence: str) -> np.ndarray | None:
         """The stored embedding of a sentence of some chunk, or None if unknown."""
         row = self.sentence_rows.get(sentence)

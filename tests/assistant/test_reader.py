@@ -117,3 +117,28 @@ def test_read_gives_every_sentence_every_feature(index) -> None:
     assert matrix.shape == (len(readings), len(SENTENCE_FEATURES)) and np.isfinite(matrix).all()
     best = max(readings, key=lambda r: r.features["meaning"] + r.features["terms_soft"])
     assert "Cegedim" in best.line_text
+
+
+def test_a_question_is_embedded_in_one_encode(index, monkeypatch) -> None:
+    from assistant.query import make_queries
+
+    vectors = word_vectors(index)  # the archive's vocabulary is embedded once, beforehand
+    calls = []
+    embed_together = index.embed_together
+    monkeypatch.setattr(index, "embed_query", lambda text: calls.append(text))
+    monkeypatch.setattr(index, "embed_texts", lambda texts: calls.append(texts))
+    monkeypatch.setattr(
+        index, "embed_together", lambda q, t: calls.append((q, t)) or embed_together(q, t)
+    )
+    question = "How many zorblatt jabs were given, and which quuxified system ran them?"
+    whole, parts = make_queries(question, None, index)
+    assert len(parts) == 2 and len(calls) == 1  # the whole, both parts and the new words
+    texts, words = calls[0]
+    assert texts == [question, *(p.text for p in parts)]
+    assert {"zorblatt", "quuxified"} <= set(words)
+    single = embed_together([parts[0].text], [])[0][0]
+    assert np.allclose(parts[0].vector, single, atol=1e-5)
+    assert not vectors.unseen(["zorblatt", "quuxified"])  # remembered for the reader
+    assert np.allclose(
+        vectors.of(["zorblatt"])[0], embed_together([], ["zorblatt"])[1][0], atol=1e-5
+    )
