@@ -69,9 +69,11 @@ DECISION_FEATURES = (
     "season_missing",
     "short_question",
     "question_prior",
+    "topic_prior",
 )
-# The on-topic model reads only how close the archive comes to the question at all: with
-# few off-topic questions to learn from, the answer-detail features would only add noise.
+# The on-topic model reads only how close the archive comes to the question at all, and
+# how on topic the nearest train questions were: with few off-topic questions to learn
+# from, the answer-detail features would only add noise.
 TOPIC_FEATURES = (
     "best_meaning",
     "max_meaning",
@@ -82,6 +84,7 @@ TOPIC_FEATURES = (
     "ask_soft",
     "rare_missing",
     "short_question",
+    "topic_prior",
 )
 
 
@@ -128,19 +131,32 @@ class Logistic:
 
 
 @dataclass(frozen=True)
+class PriorReading:
+    """What the train questions nearest the asked one say about it."""
+
+    answerable: float  # their weighted share answerable from the archive
+    on_topic: float  # their weighted share on a topic the archive covers
+    nearest: int  # the row of the nearest one (-1: no prior read)
+
+
+NO_PRIOR = PriorReading(0.5, 0.5, -1)  # before the prior is fitted (while calibrating)
+
+
+@dataclass(frozen=True)
 class QuestionPrior:
-    """How answerable the train questions nearest the asked one were.
+    """How answerable, and how on topic, the train questions nearest the asked one were.
 
     What the bulletins never give (a phone number, who chairs, how long a job takes, a
     recipe) is asked in alike ways whatever passage retrieval brings back, and topics the
-    archive covers thinly draw unanswerable questions. The prior is the answerable share of
+    archive covers thinly draw unanswerable questions. The prior is the labelled share of
     the nearest train questions (by MiniLM cosine), each weighted by exp(sharpness x
-    cosine); the decision model weighs it beside the passage features, so on its own it
+    cosine); the decision models weigh it beside the passage features, so on its own it
     refuses nothing. The nearest one is shown in the reason, for the reviewer.
     """
 
     vectors: np.ndarray  # the train questions' vectors (normalised), one row each
     answerable: np.ndarray  # 1 where that question is answerable from the archive
+    on_topic: np.ndarray  # 1 where it is on a topic the archive covers
     questions: np.ndarray  # their text
     items: np.ndarray  # their item ids (a question's own item is left out while fitting)
 
@@ -150,6 +166,7 @@ class QuestionPrior:
             return cls(
                 vectors=data["vectors"].astype(np.float32),
                 answerable=data["answerable"].astype(np.float64),
+                on_topic=data["on_topic"].astype(np.float64),
                 questions=data["questions"],
                 items=data["items"],
             )
@@ -159,22 +176,27 @@ class QuestionPrior:
             path,
             vectors=self.vectors.astype(np.float16),  # half precision: a quarter of the size
             answerable=self.answerable.astype(np.uint8),
+            on_topic=self.on_topic.astype(np.uint8),
             questions=self.questions,
             items=self.items,
         )
 
-    def chance(
+    def read(
         self, vector: np.ndarray, neighbours: int, sharpness: float, leave_out: str = ""
-    ) -> tuple[float, int]:
-        """The weighted answerable share of the nearest questions, and the nearest's row."""
+    ) -> PriorReading:
+        """The weighted shares of the nearest questions, and the nearest's row."""
         similarity = self.vectors @ np.asarray(vector, dtype=np.float32)
         if leave_out:
             similarity = np.where(self.items == leave_out, -np.inf, similarity)
         count = min(neighbours, len(similarity))
         nearest = np.argpartition(-similarity, count - 1)[:count]
         weights = np.exp(sharpness * (similarity[nearest] - similarity[nearest].max()))
-        share = float(weights @ self.answerable[nearest] / weights.sum())
-        return share, int(nearest[np.argmax(similarity[nearest])])
+        weights /= weights.sum()
+        return PriorReading(
+            answerable=float(weights @ self.answerable[nearest]),
+            on_topic=float(weights @ self.on_topic[nearest]),
+            nearest=int(nearest[np.argmax(similarity[nearest])]),
+        )
 
 
 @dataclass(frozen=True)
@@ -318,11 +340,9 @@ def decide(
     chosen = choose_items(ranked, model.keep_ratio, tuning)
     if not chosen:
         return Decision(NOT_COVERED, [], evidence={"retrieval": "nothing relevant retrieved"})
-    prior, nearest = model.prior.chance(
-        query.vector, tuning.prior_neighbours, tuning.prior_sharpness
-    )
+    prior = model.prior.read(query.vector, tuning.prior_neighbours, tuning.prior_sharpness)
     features, evidence = question_features(query, ranked, chosen, index, tuning, prior)
-    evidence["question alone"] = _nearest_evidence(model.prior, prior, nearest)
+    evidence["question alone"] = _nearest_evidence(model.prior, prior)
     p_answers = model.answers.predict_one(features)
     p_on_topic = model.on_topic.predict_one(features)
     if p_answers >= model.answered_at:
@@ -344,10 +364,10 @@ def question_features(
     chosen: list[Reading],
     index: SearchIndex,
     tuning: AnswerSettings,
-    prior: float,
+    prior: PriorReading,
 ) -> tuple[dict[str, float], dict[str, str]]:
     """The decision's features: what the quoted items hold of what the question asks, and
-    the question prior (question_prior) beside them."""
+    the question prior (question_prior, topic_prior) beside them."""
     _, idf = build_tables(index)
     vectors = word_vectors(index)
     best = ranked[0]
@@ -392,7 +412,8 @@ def question_features(
         "rare_missing": rare_missing(term_matches, weights),
         "season_missing": float(bool(query.missing_seasons)),
         "short_question": 1.0 / (1 + len(terms)),
-        "question_prior": prior,
+        "question_prior": prior.answerable,
+        "topic_prior": prior.on_topic,
     }
     for name in ("precise", "name", "loose"):
         features[f"{name}_asked"] = float(group == name)
@@ -413,11 +434,10 @@ def question_features(
     return features, evidence
 
 
-def _nearest_evidence(prior: QuestionPrior, chance: float, nearest: int) -> str:
-    said = "answerable" if prior.answerable[nearest] else "not answerable"
-    return (
-        f"{chance:.2f} answerable, nearest asked: {str(prior.questions[nearest])[:60]!r} ({said})"
-    )
+def _nearest_evidence(prior: QuestionPrior, reading: PriorReading) -> str:
+    said = "answerable" if prior.answerable[reading.nearest] else "not answerable"
+    asked = str(prior.questions[reading.nearest])[:60]
+    return f"{reading.answerable:.2f} answerable, nearest asked: {asked!r} ({said})"
 
 
 def key_spans(ranked: list[Reading], chosen: list[Reading], share: float) -> dict[str, list[Span]]:

@@ -129,10 +129,16 @@ def part_rows(
 ) -> list[tuple[Traced, list]]:
     """Each item's parts as (decision feature row, chosen readings), or None if nothing read.
 
-    prior_of(traced, part number, query) gives each part's question prior (0.5 when the
-    prior is not fitted yet).
+    prior_of(traced, part number, query) gives each part's question prior (NO_PRIOR when
+    the prior is not fitted yet).
     """
-    from assistant.decide import DECISION_FEATURES, choose_items, question_features, score_readings
+    from assistant.decide import (
+        DECISION_FEATURES,
+        NO_PRIOR,
+        choose_items,
+        question_features,
+        score_readings,
+    )
 
     out = []
     for t in traced:
@@ -143,35 +149,36 @@ def part_rows(
             if not chosen:
                 rows.append(None)  # nothing retrieved: not covered whatever the model says
                 continue
-            prior = prior_of(t, number, query) if prior_of else 0.5
+            prior = prior_of(t, number, query) if prior_of else NO_PRIOR
             features, _ = question_features(query, ranked, chosen, index, tuning, prior)
             rows.append(([features[n] for n in DECISION_FEATURES], chosen))
         out.append((t, rows))
     return out
 
 
-def fit_prior(train: list[Traced], tuning) -> tuple[object, dict[tuple[str, int], float]]:
-    """The question prior over the train questions, and each train part's chance with its
-    own item left out: the decision model then learns how far to trust the prior from
-    chances made without seeing the question, as at run time."""
+def fit_prior(train: list[Traced], tuning) -> tuple[object, dict[tuple[str, int], object]]:
+    """The question prior over the train questions, and each train part's reading of it
+    with its own item left out: the decision models then learn how far to trust the prior
+    from readings made without seeing the question, as at run time."""
     from assistant.decide import QuestionPrior
 
     rows = [
-        (t.item.id, query.text, int(t.item.answerable), query.vector)
+        (t.item.id, query.text, int(t.item.answerable), int(t.item.on_topic), query.vector)
         for t in train
         if t.item.type != "partial"  # answerable in part: no clean label
         for query, _hits, _readings in t.parts
     ]
     prior = QuestionPrior(
-        vectors=np.vstack([r[3] for r in rows]).astype(np.float16).astype(np.float32),
+        vectors=np.vstack([r[4] for r in rows]).astype(np.float16).astype(np.float32),
         answerable=np.array([r[2] for r in rows], dtype=np.float64),
+        on_topic=np.array([r[3] for r in rows], dtype=np.float64),
         questions=np.array([r[1] for r in rows]),
         items=np.array([r[0] for r in rows]),
     )
     left_out = {
-        (t.item.id, number): prior.chance(
+        (t.item.id, number): prior.read(
             query.vector, tuning.prior_neighbours, tuning.prior_sharpness, leave_out=t.item.id
-        )[0]
+        )
         for t in train
         for number, (query, _hits, _readings) in enumerate(t.parts)
     }
@@ -352,7 +359,7 @@ def calibrate(settings, out: Path) -> dict:
     # prior, its own item left out). A compound item's parts share its label.
     prior_model, prior_left_out = fit_prior(train, tuning)
 
-    def prior_of(t: Traced, number: int, query) -> float:
+    def prior_of(t: Traced, number: int, query):
         return prior_left_out[(t.item.id, number)]
 
     rows_train = part_rows(train, reader_model, keep_ratio, tuning, index, span_model, prior_of)
@@ -374,8 +381,8 @@ def calibrate(settings, out: Path) -> dict:
     answers_model, topic_model = Logistic.from_json(answers), Logistic.from_json(on_topic)
     scored = []
 
-    def dev_prior(_t: Traced, _number: int, query) -> float:
-        return prior_model.chance(query.vector, tuning.prior_neighbours, tuning.prior_sharpness)[0]
+    def dev_prior(_t: Traced, _number: int, query):
+        return prior_model.read(query.vector, tuning.prior_neighbours, tuning.prior_sharpness)
 
     for t, parts in part_rows(dev, reader_model, keep_ratio, tuning, index, span_model, dev_prior):
         probs = []
@@ -419,6 +426,7 @@ def calibrate(settings, out: Path) -> dict:
             "file": PRIOR_FILE,
             "questions": int(len(prior_model.questions)),
             "answerable": int(prior_model.answerable.sum()),
+            "on_topic": int(prior_model.on_topic.sum()),
         },
         "answers": answers,
         "on_topic": on_topic,
