@@ -25,6 +25,11 @@ import numpy as np
 from assistant.terms import TextView, content_words, text_holds, text_view
 from index.search import SearchIndex
 
+# Question words the archive never uses are remembered up to this many (about 30 MB of
+# vectors); past it the older half is dropped, so a long-running server cannot grow
+# without bound on typos and one-off words.
+ASKED_WORDS_KEPT = 20_000
+
 
 @dataclass(frozen=True)
 class WordMatch:
@@ -61,14 +66,23 @@ class WordVectors:
         """Keep vectors embedded elsewhere (with the question's own, in one encode)."""
         with self._lock:
             self._asked.update(zip(words, vectors, strict=True))
+            if len(self._asked) > ASKED_WORDS_KEPT:
+                for word in list(self._asked)[: len(self._asked) - ASKED_WORDS_KEPT // 2]:
+                    del self._asked[word]  # the oldest first (dicts keep insertion order)
 
     def of(self, words: list[str]) -> np.ndarray:
         """Return one vector per word, embedding (and remembering) words not seen before."""
         new = self.unseen(words)
         if new:
             self.remember(new, self._index.embed_texts(new))
+        asked = [w for w in dict.fromkeys(words) if w not in self._rows]
+        with self._lock:
+            found = {w: self._asked[w] for w in asked if w in self._asked}
+        lost = [w for w in asked if w not in found]
+        if lost:  # dropped meanwhile by another question's remember: embed them again
+            found.update(zip(lost, self._index.embed_texts(lost), strict=True))
         return np.stack(
-            [self._vectors[self._rows[w]] if w in self._rows else self._asked[w] for w in words]
+            [self._vectors[self._rows[w]] if w in self._rows else found[w] for w in words]
         )
 
 

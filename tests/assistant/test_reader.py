@@ -142,3 +142,16 @@ def test_a_question_is_embedded_in_one_encode(index, monkeypatch) -> None:
     assert np.allclose(
         vectors.of(["zorblatt"])[0], embed_together([], ["zorblatt"])[1][0], atol=1e-5
     )
+
+
+def test_remembered_words_are_bounded_and_a_dropped_one_comes_back(index, monkeypatch) -> None:
+    import assistant.match as match
+
+    monkeypatch.setattr(match, "ASKED_WORDS_KEPT", 4)
+    vectors = match.WordVectors(index)
+    words = ["zorblatt", "quuxified", "flimflam", "snorkwise", "blimpish"]
+    first = vectors.of(words[:1])[0]
+    vectors.of(words[1:])  # the fifth word passes the bound: the older half goes
+    assert vectors.unseen(words) == words[:3]
+    again = vectors.of(words[:1])[0]  # embedded anew, the same vector
+    assert np.allclose(first, again, atol=1e-5)
