@@ -7,15 +7,15 @@ Three states (records.STATUSES):
 - not_covered: nothing relevant; the answer lists related reading.
 
 The decision reads named features of what would be quoted (below), each a number with
-its evidence, beside a question prior (how answerable the train questions nearest this
-one were), and two logistic models fitted on the train
-split by `make calibrate` combine them: the chance that the quote answers the question,
-and the chance that the archive is on the question's topic at all. The thresholds
-between the states were chosen on the dev split; the sealed test split reports how they
-hold up. No single feature refuses on its own: a missing date, an unnamed nation or an
-unmatched focus word only moves the chances, by weights learned from data. The model
-file (assistant/model/decision.json) records the data and settings it was fitted with
-and the dev figures at the thresholds.
+its evidence, beside a question prior (how answerable, and how on topic, the train
+questions nearest this one were), and two logistic models fitted on the train split by
+`make calibrate` combine them: the chance that the quote answers the question, and the
+chance that the archive is on the question's topic at all. The thresholds between the
+states were chosen on the dev split; the sealed test split reports how they hold up. No
+single feature refuses on its own: a missing date, an unnamed nation or an unmatched
+focus word only moves the chances, by weights learned from data. The model file
+(assistant/model/decision.json) records the data and settings it was fitted with and the
+dev figures at the thresholds.
 """
 
 from __future__ import annotations

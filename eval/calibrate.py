@@ -11,7 +11,7 @@
 3. The reader's scores choose the items each answer would quote. The share of the best
    score an extra item needs (keep_ratio) is chosen on dev, for key facts found.
 4. The question prior is the train questions with their vectors and labels (asked.npz,
-   beside the model file); each train part gets its chance with its own item left out.
+   beside the model file); each train part reads it with its own item left out.
    The decision features of what would be quoted, the prior among them, are fitted on
    train by two logistic regressions: does it answer the question (answerable items vs
    unanswerable), and is the archive on its topic (all but off-topic questions).
@@ -83,9 +83,7 @@ def sentence_label(reading, item) -> bool:
     )
 
 
-def fit_logistic(
-    rows: np.ndarray, labels: np.ndarray, features: tuple[str, ...], cs: tuple = C_GRID
-) -> dict:
+def fit_logistic(rows: np.ndarray, labels: np.ndarray, features: tuple[str, ...]) -> dict:
     """Fit a standardised, L2-regularised logistic regression (C by 5-fold CV); as JSON."""
     from sklearn.linear_model import LogisticRegressionCV
     from sklearn.preprocessing import StandardScaler
@@ -93,7 +91,7 @@ def fit_logistic(
     scaler = StandardScaler().fit(rows)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
     model = LogisticRegressionCV(
-        Cs=list(cs), cv=5, scoring="neg_log_loss", class_weight="balanced",
+        Cs=list(C_GRID), cv=5, scoring="neg_log_loss", class_weight="balanced",
         max_iter=2000, random_state=SEED, l1_ratios=(0.0,), use_legacy_attributes=False,
     ).fit((rows - scaler.mean_) / scale, labels)  # fmt: skip
     return {
@@ -169,6 +167,7 @@ def fit_prior(train: list[Traced], tuning) -> tuple[object, dict[tuple[str, int]
         for query, _hits, _readings in t.parts
     ]
     prior = QuestionPrior(
+        # at the half precision asked.npz stores, so fitting reads what run time will
         vectors=np.vstack([r[4] for r in rows]).astype(np.float16).astype(np.float32),
         answerable=np.array([r[2] for r in rows], dtype=np.float64),
         on_topic=np.array([r[3] for r in rows], dtype=np.float64),

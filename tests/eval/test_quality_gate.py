@@ -37,7 +37,7 @@ ISSUE_TARGETS = {
 # loosen them. Four are below their targets: the open gaps of issue 9. Citation support
 # was at its target on the 155-question split; the split grew by 26 unseen questions with
 # the second writing pass, and on it ours is one question short (112 of 118), so its floor
-# was set anew from the grown split, like the others, in the commit that sealed it.
+# was set anew from the grown split, like the others, when the gate first ran on it.
 RATCHET = {
     **ISSUE_TARGETS,
     "hit@1": (0.87, AT_LEAST),
