@@ -1,10 +1,11 @@
 """Find the passages that answer a question: dense + BM25 retrieval, fused, season-aware.
 
-Both retrievers are llama-index's (a VectorIndexRetriever over Chroma, and BM25Retriever);
-no LLM is in the loop. Their rankings are fused by weighted reciprocal rank, then the
-season logic applies: a season the question names (or the caller filters on) restricts
-the passages; "latest"/"current" prefers the newest season that covers the question;
-otherwise equal passages from several bulletins rank newest first.
+Dense search asks the build's Chroma collection for the nearest passages (ids and
+distances only: index.search.SearchIndex.nearest); keyword search is llama-index's
+BM25Retriever. No LLM is in the loop. The rankings are fused by weighted reciprocal rank,
+then the season logic applies: a season the question names (or the caller filters on)
+restricts the passages; "latest"/"current" prefers the newest season that covers the
+question; otherwise equal passages from several bulletins rank newest first.
 """
 
 from __future__ import annotations
@@ -39,20 +40,12 @@ def retrieve(query: Query, index: SearchIndex, top_k: int = 10) -> list[Hit]:
 
 
 def _dense(query: Query, index: SearchIndex, tuning: RetrievalSettings) -> list[tuple[str, float]]:
-    from llama_index.core.schema import QueryBundle
-    from llama_index.core.vector_stores import FilterCondition, MetadataFilter, MetadataFilters
-
-    filters = None
-    conditions = []
+    where = {}
     if query.seasons:
-        conditions.append(MetadataFilter(key="season", value=list(query.seasons), operator="in"))
+        where["season"] = list(query.seasons)
     if query.topics:
-        conditions.append(MetadataFilter(key="topic", value=list(query.topics), operator="in"))
-    if conditions:
-        filters = MetadataFilters(filters=conditions, condition=FilterCondition.AND)
-    retriever = index.vector_index.as_retriever(similarity_top_k=tuning.candidates, filters=filters)
-    bundle = QueryBundle(query_str=query.text, embedding=query.vector.tolist())
-    return [(n.node.node_id, float(n.score or 0.0)) for n in retriever.retrieve(bundle)]
+        where["topic"] = list(query.topics)
+    return index.nearest(query.vector, tuning.candidates, where)
 
 
 def _bm25(query: Query, index: SearchIndex, tuning: RetrievalSettings) -> list[tuple[str, float]]:
