@@ -1,11 +1,12 @@
 """Find the passages that answer a question: dense + BM25 retrieval, fused, season-aware.
 
 Dense search asks the build's Chroma collection for the nearest passages (ids and
-distances only: index.search.SearchIndex.nearest); keyword search is llama-index's
-BM25Retriever. No LLM is in the loop. The rankings are fused by weighted reciprocal rank,
-then the season logic applies: a season the question names (or the caller filters on)
-restricts the passages; "latest"/"current" prefers the newest season that covers the
-question; otherwise equal passages from several bulletins rank newest first.
+distances only: index.search.SearchIndex.nearest); keyword search ranks with the BM25
+model of llama-index's BM25Retriever (SearchIndex.keyword). No LLM is in the loop. The
+rankings are fused by weighted reciprocal rank, then the season logic applies: a season
+the question names (or the caller filters on) restricts the passages; "latest"/"current"
+prefers the newest season that covers the question; otherwise equal passages from
+several bulletins rank newest first.
 """
 
 from __future__ import annotations
@@ -49,14 +50,9 @@ def _dense(query: Query, index: SearchIndex, tuning: RetrievalSettings) -> list[
 
 
 def _bm25(query: Query, index: SearchIndex, tuning: RetrievalSettings) -> list[tuple[str, float]]:
-    from llama_index.core.schema import QueryBundle
-
     # BM25 filters rebuild its corpus, so it ranks everything (its top k is set at load
     # to the whole index) and we filter after.
-    results = index.bm25.retrieve(QueryBundle(query_str=query.text))
-    return [(n.node.node_id, float(n.score or 0.0)) for n in results if (n.score or 0) > 0][
-        : tuning.candidates * 3
-    ]
+    return index.keyword(query.text)[: tuning.candidates * 3]
 
 
 def _allowed_ids(query: Query, index: SearchIndex) -> set[str] | None:

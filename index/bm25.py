@@ -36,6 +36,35 @@ def load_bm25(build_dir: Path, top_k: int):
     return bm25
 
 
+def rank_by_keywords(bm25, text: str) -> list[tuple[str, float]]:
+    """The passages the retriever's BM25 model scores above zero, as (chunk id, score), best
+    first (at most its top k).
+
+    The retriever's own model, stemmer and tokenizer, read directly: its retrieve() also
+    rebuilds a llama-index node from stored JSON for every passage ranked (all of a small
+    index), about 5 ms a question against under 1 ms for the ranking alone.
+    """
+    import bm25s
+
+    tokens = bm25s.tokenize(
+        text,
+        stemmer=None if bm25.skip_stemming else bm25.stemmer,
+        token_pattern=bm25.token_pattern,
+        show_progress=False,
+    )
+    mask = np.array(bm25.corpus_weight_mask) if bm25.corpus_weight_mask else None
+    found, scores = bm25.bm25.retrieve(
+        tokens, k=bm25.similarity_top_k, show_progress=False, weight_mask=mask
+    )
+    ranked = []
+    for document, score in zip(found[0], scores[0], strict=True):
+        if score <= 0:
+            continue
+        stored = document if isinstance(document, dict) else bm25.corpus[int(document)]
+        ranked.append((stored["node_id"], float(score)))
+    return ranked
+
+
 def bm25_problems(bm25_dir: Path) -> list[str]:
     """Read every file of a persisted BM25 index (bm25s: JSON and .npy files)."""
     problems = []

@@ -129,6 +129,12 @@ class SearchIndex:
         ids, distances = found["ids"][0], found["distances"][0]
         return [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
 
+    def keyword(self, text: str) -> list[tuple[str, float]]:
+        """The passages BM25 scores above zero for the text, as (chunk id, score), best first."""
+        from index.bm25 import rank_by_keywords
+
+        return rank_by_keywords(self.bm25, text)
+
     def sentence_vector(self, sentence: str) -> np.ndarray | None:
         """The stored embedding of a sentence of some chunk, or None if unknown."""
         row = self.sentence_rows.get(sentence)

@@ -1,4 +1,4 @@
-"""SearchIndex.nearest: dense search straight from Chroma, ids and cosines, filtered by metadata."""
+"""The index's two rankings without llama-index nodes: nearest (Chroma) and keyword (BM25)."""
 
 from __future__ import annotations
 
@@ -45,3 +45,15 @@ def test_nearest_keeps_to_the_listed_metadata_values(index) -> None:
         for i, _ in both
     )
     assert len(both) <= len(found)
+
+
+@pytest.mark.parametrize("question", [QUESTION, "cpcs it suppliers assured?", "the of and"])
+def test_keyword_ranks_as_the_llama_index_bm25_retriever(index, question: str) -> None:
+    from llama_index.core.schema import QueryBundle
+
+    expected = [
+        (n.node.node_id, float(n.score))
+        for n in index.bm25.retrieve(QueryBundle(query_str=question))
+        if n.score > 0
+    ]
+    assert index.keyword(question) == expected
