@@ -34,16 +34,17 @@ ISSUE_TARGETS = {
     "citation_support": (0.95, AT_LEAST),
 }
 # The floors as last raised: FLOORS may tighten these (towards or past the targets), never
-# loosen them. Four are below their targets: the open gaps of issue 9. Citation support
-# was at its target on the 155-question split; the split grew by 26 unseen questions with
-# the second writing pass, and on it ours is one question short (112 of 118), so its floor
-# was set anew from the grown split, like the others, when the gate first ran on it.
+# loosen them. Three are below their targets: the open gaps of issue 9. Each time a writing
+# pass grows the test split, the floors are set anew from the grown split when the gate
+# first runs on it. The third pass (36 more test questions) took citation support to its
+# target, flagged from 0.73 to 0.78 and answered from 0.27 to 0.22; hit@1 went from 0.87 to
+# 0.85 because the new questions are harder to rank (13 of 17 first, against 103 of 118
+# before, unchanged).
 RATCHET = {
     **ISSUE_TARGETS,
-    "hit@1": (0.87, AT_LEAST),
-    "unanswerable_flagged": (0.73, AT_LEAST),
-    "unanswerable_answered": (0.27, AT_MOST),
-    "citation_support": (0.94, AT_LEAST),
+    "hit@1": (0.85, AT_LEAST),
+    "unanswerable_flagged": (0.78, AT_LEAST),
+    "unanswerable_answered": (0.22, AT_MOST),
 }
 SHOWN = 10  # failing item ids listed in a message
 
