@@ -131,7 +131,9 @@ TARGETS: dict[str, Floor] = {
 # What the quality gate enforces on the sealed test split. Where ours reaches its target,
 # the floor is the target. Where it does not yet, the floor is the level reached less about
 # one question, so no change can quietly make it worse; each floor only tightens, up to its
-# target. A floor below its target is an open gap, listed as such in every report. Levels
+# target, except when a writing pass grows the test split: then the floors are set anew
+# from the grown split, once (tests/eval/test_quality_gate.py RATCHET says which moved and
+# why). A floor below its target is an open gap, listed as such in every report. Levels
 # on the test split of 217 questions (grown by the third writing pass) with the model refit
 # on its grown train split, 2026-12-01: hit@1 0.859 (the 181 earlier questions still
 # 0.873), unanswerable flagged 0.797 and answered 0.203; citation support 0.956 reaches
