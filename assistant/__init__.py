@@ -58,9 +58,11 @@ def ask(
     model = load_model(settings.answer.model_path)
     whole_hits, parts, retrieving = prepare(text, history, index, settings, seasons, topics, top_k)
     decided = [
-        Part(query, hits, decide(query, readings, index, model, settings.answer))
+        Part(query, hits, decide(query, readings, index, model, settings.answer, hits))
         for query, hits, readings in parts
     ]
+    if len(decided) == 1 and parts[0][1] is whole_hits:
+        whole_hits = decided[0].decision.passages  # one ask: show its passages in reader order
     answer = compose(text, decided, whole_hits)
     total = time.perf_counter() - started
     answer.timings_ms = {

@@ -35,7 +35,7 @@ from assistant.reader import Reading, feature_matrix, term_weights
 from assistant.retrieve import build_tables
 from assistant.spans import span_features, span_matrix
 from index.search import SearchIndex
-from records import ANSWERED, HEDGED, NOT_COVERED
+from records import ANSWERED, HEDGED, NOT_COVERED, Hit
 from settings import AnswerSettings
 
 DECISION_FEATURES = (
@@ -212,6 +212,7 @@ class DecisionModel:
     answered_at: float  # answered when the chance the quote answers is at least this
     on_topic_at: float  # else hedged when the chance the topic is covered is at least this
     keep_ratio: float  # quote further items scoring at least this share of the best one
+    order_weight: float  # passages are shown by reader score + this x retrieval share
     meta: dict = field(default_factory=dict)
 
 
@@ -227,6 +228,7 @@ def _load(path: str, mtime: float) -> DecisionModel:
         answered_at=float(data["thresholds"]["answered"]),
         on_topic_at=float(data["thresholds"]["on_topic"]),
         keep_ratio=float(data["keep_ratio"]),
+        order_weight=float(data["order_weight"]),
         meta={k: v for k, v in data.items() if k not in MODEL_KEYS},
     )
 
@@ -254,6 +256,7 @@ class Decision:
     features: dict[str, float] = field(default_factory=dict)
     evidence: dict[str, str] = field(default_factory=dict)
     spans: dict[str, list[Span]] = field(default_factory=dict)  # answering words per sentence
+    passages: list[Hit] = field(default_factory=list)  # in the order the reader puts them
 
     @property
     def reason(self) -> str:
@@ -295,12 +298,17 @@ def score_readings(
 
 
 def choose_items(
-    readings: list[Reading], keep_ratio: float, tuning: AnswerSettings
+    readings: list[Reading],
+    keep_ratio: float,
+    tuning: AnswerSettings,
+    passages: list[Hit] | None = None,
 ) -> list[Reading]:
     """Pick the source items to quote: the best, and up to two more scoring close to it.
 
     readings come best first. Each item is represented by its best sentence; a lead-in
     line ("... including:") brings the list items that follow it in the same passage.
+    The items are returned in source order, their passages in the order given (retrieval
+    order when none is).
     """
     if not readings:
         return []
@@ -319,8 +327,32 @@ def choose_items(
             if item.key not in {c.key for c in chosen} and len(chosen) < tuning.max_list_items:
                 chosen.append(item)
     # Source order within a passage, passages by rank: the answer reads like the bulletin.
-    chosen.sort(key=lambda r: (r.hit.rank, r.line))
+    position = {hit.chunk.id: n for n, hit in enumerate(passages or [], start=1)}
+    chosen.sort(key=lambda r: (position.get(r.hit.chunk.id, r.hit.rank), r.line))
     return chosen
+
+
+def order_passages(hits: list[Hit], ranked: list[Reading], retrieval_weight: float) -> list[Hit]:
+    """The passages in the order the answer shows them, ranked anew by what the reader found.
+
+    Retrieval ranks a passage by how close it is to the question as a whole; the reader
+    knows which sentence answers. Bulletins repeat a topic season after season, and a
+    long passage touching many subjects draws many questions, so the passage holding
+    the best-read sentence is often second or third. Each passage scores its best
+    sentence's reader chance plus retrieval_weight x its retrieval score's share of the
+    best (the weight is fitted on train by `make calibrate`); a passage the reader did not
+    read scores by retrieval alone.
+    """
+    if not hits:
+        return []
+    top = hits[0].score or 1.0
+    best: dict[str, float] = {}
+    for reading in ranked:
+        chunk_id = reading.hit.chunk.id
+        best[chunk_id] = max(best.get(chunk_id, 0.0), reading.score)
+    scored = [(best.get(h.chunk.id, 0.0) + retrieval_weight * h.score / top, h) for h in hits]
+    scored.sort(key=lambda pair: -pair[0])  # stable: ties keep retrieval order
+    return [Hit(h.chunk, score, rank) for rank, (score, h) in enumerate(scored, start=1)]
 
 
 def _is_item(reading: Reading) -> bool:
@@ -334,12 +366,22 @@ def decide(
     index: SearchIndex,
     model: DecisionModel,
     tuning: AnswerSettings,
+    hits: list[Hit] | None = None,
 ) -> Decision:
-    """Choose what to quote and which state the answer is in, with the caveat when hedged."""
+    """Choose what to quote and which state the answer is in, with the caveat when hedged.
+
+    hits are the passages retrieved for the query (by default, those the readings come
+    from); the decision returns them in the reader's order (order_passages).
+    """
     ranked = score_readings(readings, model.reader, query, tuning, model.spans)
-    chosen = choose_items(ranked, model.keep_ratio, tuning)
+    if hits is None:
+        hits = sorted({r.hit.chunk.id: r.hit for r in readings}.values(), key=lambda h: h.rank)
+    passages = order_passages(hits, ranked, model.order_weight)
+    chosen = choose_items(ranked, model.keep_ratio, tuning, passages)
     if not chosen:
-        return Decision(NOT_COVERED, [], evidence={"retrieval": "nothing relevant retrieved"})
+        return Decision(
+            NOT_COVERED, [], evidence={"retrieval": "nothing relevant retrieved"}, passages=passages
+        )
     prior = model.prior.read(query.vector, tuning.prior_neighbours, tuning.prior_sharpness)
     features, evidence = question_features(query, ranked, chosen, index, tuning, prior)
     evidence["question alone"] = _nearest_evidence(model.prior, prior)
@@ -352,7 +394,9 @@ def decide(
     else:
         status = NOT_COVERED
     spans = key_spans(ranked, chosen, tuning.key_span_share)
-    decision = Decision(status, chosen, "", p_answers, p_on_topic, features, evidence, spans)
+    decision = Decision(
+        status, chosen, "", p_answers, p_on_topic, features, evidence, spans, passages
+    )
     if status == HEDGED:
         decision.caveat = caveat_for(query, features, evidence)
     return decision

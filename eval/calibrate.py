@@ -9,7 +9,9 @@
 2. Every span of the asked kind in the best sentences is a positive example when it
    overlaps an answer fact; a logistic regression on their features is the span model.
 3. The reader's scores choose the items each answer would quote. The share of the best
-   score an extra item needs (keep_ratio) is chosen on dev, for key facts found.
+   score an extra item needs (keep_ratio) is chosen on dev, for key facts found. They
+   also order the passages shown (assistant.decide.order_passages): the weight of the
+   retrieval score beside the best sentence's is fitted on train, for hit@1.
 4. The question prior is the train questions with their vectors and labels (asked.npz,
    beside the model file); each train part reads it with its own item left out.
    The decision features of what would be quoted, the prior among them, are fitted on
@@ -42,6 +44,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 SEED = 0
 KEEP_RATIOS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0)
+ORDER_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 2.0)  # retrieval's weight in passage order
 MAX_NOT_COVERED = 0.015  # answerable dev questions said to be not covered, at most
 MAX_HEDGED = 0.10  # answerable dev questions hedged, at most
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)  # inverse regularisation strengths tried by 5-fold CV
@@ -152,6 +155,31 @@ def part_rows(
             rows.append(([features[n] for n in DECISION_FEATURES], chosen))
         out.append((t, rows))
     return out
+
+
+def order_hit_rates(
+    traced: list[Traced], reader, spans, tuning, weights: Iterable[float] = ORDER_WEIGHTS
+) -> dict[float, float]:
+    """hit@1 of the passages in reader order, for each retrieval weight, over the answerable
+    single-ask items (a compound question's passages stay in retrieval order)."""
+    from assistant.decide import order_passages, score_readings
+    from eval.baselines import chunk_passage
+    from eval.metrics import gold_flags
+
+    ranked_per_item = []
+    for t in traced:
+        query, hits, readings = t.parts[0]
+        if t.item.answerable and t.item.golds and len(t.parts) == 1 and hits is t.whole_hits:
+            ranked = score_readings(list(readings), reader, query, tuning, spans)
+            ranked_per_item.append((t, ranked))
+    rates = {}
+    for weight in weights:
+        first = []
+        for t, ranked in ranked_per_item:
+            passages = order_passages(t.whole_hits, ranked, weight)[:1]
+            first.append(any(gold_flags([chunk_passage(h.chunk) for h in passages], t.item)))
+        rates[weight] = float(np.mean(first)) if first else 0.0
+    return rates
 
 
 def fit_prior(train: list[Traced], tuning) -> tuple[object, dict[tuple[str, int], object]]:
@@ -354,6 +382,12 @@ def calibrate(settings, out: Path) -> dict:
         recall[ratio] = float(np.mean(found))
     keep_ratio = max(KEEP_RATIOS, key=lambda r: (round(recall[r], 3), r))
 
+    # The passage order: the retrieval weight with the best train hit@1 (the lower on ties,
+    # so the reader leads); dev's figures are kept for the record.
+    order_train = order_hit_rates(train, reader_model, span_model, tuning)
+    order_weight = max(ORDER_WEIGHTS, key=lambda w: (round(order_train[w], 4), -w))
+    order_dev = order_hit_rates(dev, reader_model, span_model, tuning)
+
     # 4. The question prior, then the decision models on train parts (each part with its
     # prior, its own item left out). A compound item's parts share its label.
     prior_model, prior_left_out = fit_prior(train, tuning)
@@ -408,6 +442,11 @@ def calibrate(settings, out: Path) -> dict:
         },
         "keep_ratio": keep_ratio,
         "keep_ratio_dev_fact_recall": {str(k): round(v, 4) for k, v in recall.items()},
+        "order_weight": order_weight,
+        "order_weight_hit1": {
+            "train": {str(k): round(v, 4) for k, v in order_train.items()},
+            "dev": {str(k): round(v, 4) for k, v in order_dev.items()},
+        },
         "thresholds": {"answered": answered_at, "on_topic": on_topic_at},
         "dev_at_thresholds": {k: round(v, 4) for k, v in dev_rates.items()},
         "limits": {"answerable_not_covered": MAX_NOT_COVERED, "answerable_hedged": MAX_HEDGED},
@@ -465,7 +504,8 @@ def main(argv: list[str] | None = None) -> int:
         out = args.out or settings.answer.model_path
         data = calibrate(settings, out)
     print(
-        f"wrote {out}: keep_ratio {data['keep_ratio']}, thresholds {data['thresholds']}, "
+        f"wrote {out}: keep_ratio {data['keep_ratio']}, order_weight {data['order_weight']}, "
+        f"thresholds {data['thresholds']}, "
         f"dev {data['dev_at_thresholds']}"
     )
     return 0

@@ -74,6 +74,24 @@ def test_every_marker_verifies_and_every_citation_is_used(answers: dict[str, Ans
         )
 
 
+def test_the_passages_come_in_reader_order(snapshot_settings, answers) -> None:
+    """One ask: the retrieved passages, re-ranked by what the reader found in them."""
+    from assistant import get_index
+    from assistant.query import make_query
+    from assistant.retrieve import retrieve
+
+    index = get_index(snapshot_settings)
+    for question, answer in answers.items():
+        shown = answer.retrieved
+        assert [h.rank for h in shown] == list(range(1, len(shown) + 1)), question
+        scores = [h.score for h in shown]
+        assert scores == sorted(scores, reverse=True), question
+        retrieved = retrieve(make_query(question, question, index), index)
+        assert {h.chunk.id for h in shown} == {h.chunk.id for h in retrieved}, question
+        # the first passage quoted is the first one shown
+        assert answer.citations[0].heading_path == shown[0].chunk.heading_path, question
+
+
 def test_json_has_exactly_the_contract_fields(answers: dict[str, Answer]) -> None:
     for answer in answers.values():
         data = answer.to_json()

@@ -1,8 +1,9 @@
-"""Unit tests for the decision's question prior and the model file that carries it.
+"""Unit tests for the decision's question prior, its passage order and the model file.
 
 The prior reads how answerable, and how on topic, the train questions nearest the asked
 one were; the decision models weigh it beside the passage features. Checked with the real embedding
-model and snapshot index.
+model and snapshot index. The passage order puts first the passage whose sentence the
+reader scores best, weighed against its retrieval score.
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ from assistant.decide import (
     ModelMissingError,
     PriorReading,
     QuestionPrior,
+    choose_items,
     decide,
     load_model,
+    order_passages,
 )
 from assistant.query import make_query
-from assistant.reader import read
+from assistant.reader import Reading, read
 from assistant.retrieve import retrieve
+from records import Chunk, Hit
 
 ASKED = [  # item id, question, answerable, on topic
     ("a-1", "When do pharmacies have to submit FP34C claims through MYS?", 1, 1),
@@ -106,3 +110,51 @@ def test_a_model_without_its_prior_asks_for_calibrate(
     old.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(ModelMissingError, match="make calibrate"):
         load_model(old)
+
+
+def _hit(name: str, score: float, rank: int, lines: int = 1) -> Hit:
+    text = "\n".join(f"{name} line {n}." for n in range(lines))
+    chunk = Chunk(id=name, section_id=name, url="u#a", page_url="u", season="Winter 2021",
+                  season_order=20214, heading_path=(name,), text=text)  # fmt: skip
+    return Hit(chunk, score, rank)
+
+
+def _reading(hit: Hit, score: float, line: int = 0) -> Reading:
+    return Reading(f"{hit.chunk.id} line {line}.", hit, line, {}, {}, score=score)
+
+
+HITS = [_hit("first", 1.0, 1, lines=2), _hit("second", 0.9, 2), _hit("unread", 0.5, 3)]
+
+
+def test_the_passage_holding_the_best_read_sentence_comes_first() -> None:
+    ranked = [_reading(HITS[1], 0.9), _reading(HITS[0], 0.2)]
+    ordered = order_passages(HITS, ranked, retrieval_weight=0.5)
+    assert [h.chunk.id for h in ordered] == ["second", "first", "unread"]
+    assert [h.rank for h in ordered] == [1, 2, 3]
+    # the score shown is the one ranked by: best sentence + weight x retrieval share
+    assert [h.score for h in ordered] == pytest.approx([0.9 + 0.45, 0.2 + 0.5, 0.25])
+
+
+def test_a_passage_scores_by_its_best_sentence() -> None:
+    ranked = [_reading(HITS[0], 0.1), _reading(HITS[0], 0.8, line=1), _reading(HITS[1], 0.7)]
+    ordered = order_passages(HITS, ranked, retrieval_weight=0.0)
+    assert [h.chunk.id for h in ordered] == ["first", "second", "unread"]
+
+
+def test_retrieval_leads_when_it_weighs_more_and_ties_keep_its_order() -> None:
+    ranked = [_reading(HITS[1], 0.9), _reading(HITS[0], 0.2)]
+    assert [h.chunk.id for h in order_passages(HITS, ranked, 100.0)] == [
+        "first", "second", "unread"
+    ]  # fmt: skip
+    tied = [_reading(HITS[0], 0.5), _reading(HITS[1], 0.5)]
+    assert [h.chunk.id for h in order_passages(HITS, tied, 0.0)] == ["first", "second", "unread"]
+    assert order_passages([], [], 0.5) == []
+
+
+def test_the_quoted_items_follow_the_passage_order(snapshot_settings) -> None:
+    ranked = [_reading(HITS[1], 0.9), _reading(HITS[0], 0.7, line=1), _reading(HITS[0], 0.65)]
+    tuning = snapshot_settings.answer
+    by_retrieval = choose_items(ranked, 0.5, tuning)
+    assert [r.key for r in by_retrieval] == [("first", 0), ("first", 1), ("second", 0)]
+    by_reader = choose_items(ranked, 0.5, tuning, order_passages(HITS, ranked, 0.5))
+    assert [r.key for r in by_reader] == [("second", 0), ("first", 0), ("first", 1)]

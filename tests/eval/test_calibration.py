@@ -32,3 +32,12 @@ def test_the_model_was_fitted_on_the_current_train_and_dev_splits() -> None:
             f"the {name} split changed since the model was fitted: run make calibrate"
         )
     assert "test" not in data  # the sealed split is never fitted on
+
+
+def test_the_passage_order_weight_is_the_best_one_on_train() -> None:
+    data = _shipped()
+    on_train = {float(w): rate for w, rate in data["order_weight_hit1"]["train"].items()}
+    best = max(on_train.values())
+    # the lowest weight reaching the best train hit@1: the reader leads on ties
+    assert data["order_weight"] == min(w for w, rate in on_train.items() if rate == best)
+    assert set(data["order_weight_hit1"]["dev"]) == set(data["order_weight_hit1"]["train"])
