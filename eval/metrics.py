@@ -137,10 +137,11 @@ TARGETS: dict[str, Floor] = {
 # on the test split of 217 questions (grown by the third writing pass) with the model refit
 # on its grown train split, 2026-12-01: hit@1 0.859 (the 181 earlier questions still
 # 0.873), unanswerable flagged 0.797 and answered 0.203; citation support 0.956 reaches
-# its target.
+# its target. Then the passages shown in reader order (assistant.decide.order_passages):
+# hit@1 0.874, the floor 0.85 -> 0.86.
 FLOORS: dict[str, Floor] = {
     **TARGETS,
-    "hit@1": Floor(0.85, AT_LEAST),
+    "hit@1": Floor(0.86, AT_LEAST),
     "unanswerable_flagged": Floor(0.78, AT_LEAST),
     "unanswerable_answered": Floor(0.22, AT_MOST),
 }

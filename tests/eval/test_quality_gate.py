@@ -39,10 +39,11 @@ ISSUE_TARGETS = {
 # first runs on it. The third pass (36 more test questions) took citation support to its
 # target, flagged from 0.73 to 0.78 and answered from 0.27 to 0.22; hit@1 went from 0.87 to
 # 0.85 because the new questions are harder to rank (13 of 17 first, against 103 of 118
-# before, unchanged).
+# before, unchanged). Showing the passages in reader order then took hit@1 to 0.874 and
+# its floor to 0.86.
 RATCHET = {
     **ISSUE_TARGETS,
-    "hit@1": (0.85, AT_LEAST),
+    "hit@1": (0.86, AT_LEAST),
     "unanswerable_flagged": (0.78, AT_LEAST),
     "unanswerable_answered": (0.22, AT_MOST),
 }
