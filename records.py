@@ -109,7 +109,11 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Hit:
-    """A chunk returned by retrieval, with its fused score and rank (1 = best)."""
+    """A chunk returned by retrieval, with its score and rank (1 = best).
+
+    The score is retrieval's fused score; in an answer's `retrieved`, once the reader has
+    ordered the passages, it is the score they were ordered by (assistant.decide.order_passages).
+    """
 
     chunk: Chunk
     score: float
