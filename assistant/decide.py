@@ -15,7 +15,8 @@ states were chosen on the dev split; the sealed test split reports how they hold
 single feature refuses on its own: a missing date, an unnamed nation or an unmatched
 focus word only moves the chances, by weights learned from data. The model file
 (assistant/model/decision.json) records the data and settings it was fitted with and the
-dev figures at the thresholds.
+dev figures at the thresholds. The reader's scores also order the passages the answer
+shows: the one holding the best-read sentence first (order_passages).
 """
 
 from __future__ import annotations
