@@ -61,8 +61,8 @@ def ask(
         Part(query, hits, decide(query, readings, index, model, settings.answer, hits))
         for query, hits, readings in parts
     ]
-    if len(decided) == 1 and parts[0][1] is whole_hits:
-        whole_hits = decided[0].decision.passages  # one ask: show its passages in reader order
+    if single_ask(whole_hits, parts):
+        whole_hits = decided[0].decision.passages  # shown in the reader's order
     answer = compose(text, decided, whole_hits)
     total = time.perf_counter() - started
     answer.timings_ms = {
@@ -71,6 +71,13 @@ def ask(
         "total": total * 1000,
     }
     return answer
+
+
+def single_ask(whole_hits: list[Hit], parts: list) -> bool:
+    """True when the question is one ask, read on the whole question's passages: its answer
+    shows them in the reader's order. A compound question's shown passages stay in
+    retrieval order (its parts each read passages of their own)."""
+    return len(parts) == 1 and parts[0][1] is whole_hits
 
 
 def prepare(

@@ -162,14 +162,15 @@ def order_hit_rates(
 ) -> dict[float, float]:
     """hit@1 of the passages in reader order, for each retrieval weight, over the answerable
     single-ask items (a compound question's passages stay in retrieval order)."""
+    from assistant import single_ask
     from assistant.decide import order_passages, score_readings
     from eval.baselines import chunk_passage
     from eval.metrics import gold_flags
 
     ranked_per_item = []
     for t in traced:
-        query, hits, readings = t.parts[0]
-        if t.item.answerable and t.item.golds and len(t.parts) == 1 and hits is t.whole_hits:
+        if t.item.answerable and t.item.golds and single_ask(t.whole_hits, t.parts):
+            query, _hits, readings = t.parts[0]
             ranked = score_readings(list(readings), reader, query, tuning, spans)
             ranked_per_item.append((t, ranked))
     rates = {}
