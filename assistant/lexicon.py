@@ -46,6 +46,12 @@ def focus_stops() -> frozenset[str]:
 
 
 @cache
+def given_names() -> frozenset[str]:
+    """Given names: one before a capitalised surname makes a person's name."""
+    return _words("given_names.txt")
+
+
+@cache
 def public_names() -> frozenset[str]:
     """Public bodies and institutional words: capitalised, but never the name asked for."""
     return _words("public_names.txt")

@@ -29,7 +29,12 @@ def spans_text(question: str, sentence: str, known: frozenset[str] = frozenset()
         ("What is the PRSB?", "expansion"),
         ("Which suppliers are ready?", "name"),
         ("which two PMR suppliers was it?", "name"),
-        ("Who chairs the group?", "name"),
+        ("Who chairs the group?", "person"),
+        ("cp itg chair name", "person"),
+        ("Who's the person at NHSBSA heading up the RTEC project?", "person"),
+        ("which people were named as contacts?", "person"),
+        ("Who runs the RTEC project?", "name"),  # a body or a person: any name
+        ("Which personal health record supplier went first?", "name"),
         ("Why was the Gantt chart made?", "reason"),
         ("How do I raise a ticket with NHSmail?", "procedure"),
         ("Does RTEC work in Wales?", "yesno"),
@@ -103,6 +108,16 @@ def test_names_skip_public_bodies_question_words_and_known_topics() -> None:
 
 def test_possessives_of_question_words_are_not_names() -> None:
     assert spans_text("Who is the chair of CP ITG?", "said by the CP ITG’s outgoing Chair") == []
+
+
+def test_a_person_is_a_given_name_and_a_surname() -> None:
+    question = "Who are the named people on the DMS project?"
+    sentence = "Contacts: Charlotte Welsh (NHSE&I), Rob Hills and Dan Ah-Thion at NHS Digital."
+    assert spans_text(question, sentence) == ["Charlotte Welsh", "Rob Hills", "Dan Ah-Thion"]
+    # a role, a body or a capitalised heading names no one
+    assert spans_text("Who chairs CP ITG?", "The CP ITG Chair met NHS Digital.") == []
+    assert spans_text("Who chairs the board?", "A Digital Clinical Safety Board will meet.") == []
+    assert spans_text("Who chairs it?", "grace periods end when Rob leaves") == []
 
 
 def test_merge_spans_joins_overlaps() -> None:
