@@ -99,6 +99,8 @@ def find_spans(
         spans = expansion_spans(asked.acronym, sentence)
     else:
         spans = [m.span() for p in asked.rule.spans for m in p.finditer(sentence)]
+        if asked.rule.not_after is not None:  # "NHS 111", "Phase 4": a label, not a count
+            spans = [(a, b) for a, b in spans if not asked.rule.not_after.search(sentence[:a])]
     asked_text = question.lower()
     return [
         (start, end)

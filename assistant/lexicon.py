@@ -80,6 +80,7 @@ class KindRule:
     asks: tuple[re.Pattern, ...]
     spans: tuple[re.Pattern, ...] = ()
     detector: str | None = None  # a function in assistant/kinds.py, when patterns can't tell
+    not_after: re.Pattern | None = None  # text just before a span that makes it a label
     neutral: bool = False  # nothing to look for (a yes/no question)
     group: str = "precise"  # "precise" (a date, a count), "name", "loose" (a reason), "none"
 
@@ -100,6 +101,7 @@ def answer_kinds() -> tuple[KindRule, ...]:
                     re.compile(p.replace("{months}", months), re.I) for p in entry.get("spans", ())
                 ),
                 detector=entry.get("detector"),
+                not_after=re.compile(entry["not_after"]) if entry.get("not_after") else None,
                 neutral=bool(entry.get("neutral", False)),
                 group=entry.get("group", "precise"),
             )

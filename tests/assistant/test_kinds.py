@@ -63,6 +63,12 @@ def test_worded_dates_and_counts_count() -> None:
     assert spans_text("How many ICS are there?", "There are around 40 ICS.") == ["40"]
 
 
+def test_a_number_naming_something_is_not_a_count() -> None:
+    sentence = "Referrals come only from NHS 111 and 40 practices were Phase 4 ready."
+    assert spans_text("How many referrals so far?", sentence) == ["40"]
+    assert spans_text("How many?", "Over 40 ICS now exist.") == ["40"]  # first word: no label
+
+
 def test_a_date_kind_needs_a_real_date() -> None:
     assert spans_text("When will smartcards work online?", "Work is in the pipeline.") == []
 
