@@ -10,14 +10,13 @@ The decision reads named features of what would be quoted (below), each a number
 its evidence, beside a question prior (how answerable, and how on topic, the train
 questions nearest this one were), and two logistic models fitted on the train split by
 `make calibrate` combine them: the chance that the quote answers the question, and the
-chance that the archive is on the question's topic at all. An answer needs both (their
-product). The thresholds between the states were chosen on the dev split; the sealed
-test split reports how they hold up. No single feature refuses on its own: a missing
-date, an unnamed nation, an unmatched focus word or a closer sentence in a season the
-question didn't name (season_cost) only moves the chances, by weights learned from data.
-The model file (assistant/model/decision.json) records the data and settings it was
-fitted with and the dev figures at the thresholds. The reader's scores also order the
-passages the answer shows: the one holding the best-read sentence first (order_passages).
+chance that the archive is on the question's topic at all. The thresholds between the
+states were chosen on the dev split; the sealed test split reports how they hold up. No
+single feature refuses on its own: a missing date, an unnamed nation or an unmatched
+focus word only moves the chances, by weights learned from data. The model file
+(assistant/model/decision.json) records the data and settings it was fitted with and the
+dev figures at the thresholds. The reader's scores also order the passages the answer
+shows: the one holding the best-read sentence first (order_passages).
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ from assistant.lexicon import DATA_DIR, nations
 from assistant.match import WordMatch, coverage, match_words, word_vectors
 from assistant.query import Query
 from assistant.reader import Reading, feature_matrix, term_weights
-from assistant.retrieve import build_tables, season_filter_cost
+from assistant.retrieve import build_tables
 from assistant.spans import span_features, span_matrix
 from index.search import SearchIndex
 from records import ANSWERED, HEDGED, NOT_COVERED, Hit
@@ -69,7 +68,6 @@ DECISION_FEATURES = (
     "pinned_missing",
     "rare_missing",
     "season_missing",
-    "season_cost",
     "short_question",
     "question_prior",
     "topic_prior",
@@ -212,7 +210,7 @@ class DecisionModel:
     prior: QuestionPrior
     answers: Logistic
     on_topic: Logistic
-    answered_at: float  # answered when chance it answers x chance on topic is at least this
+    answered_at: float  # answered when the chance the quote answers is at least this
     on_topic_at: float  # else hedged when the chance the topic is covered is at least this
     keep_ratio: float  # quote further items scoring at least this share of the best one
     order_weight: float  # passages are shown by reader score + this x retrieval share
@@ -390,29 +388,19 @@ def decide(
     evidence["question alone"] = _nearest_evidence(model.prior, prior)
     p_answers = model.answers.predict_one(features)
     p_on_topic = model.on_topic.predict_one(features)
-    status = state_for(p_answers, p_on_topic, model.answered_at, model.on_topic_at)
+    if p_answers >= model.answered_at:
+        status = ANSWERED
+    elif p_on_topic >= model.on_topic_at:
+        status = HEDGED
+    else:
+        status = NOT_COVERED
     spans = key_spans(ranked, chosen, tuning.key_span_share)
     decision = Decision(
         status, chosen, "", p_answers, p_on_topic, features, evidence, spans, passages
     )
     if status == HEDGED:
-        against = model.answers.contributions(
-            np.array([features[n] for n in model.answers.features])
-        )
-        decision.caveat = caveat_for(query, features, evidence, min(against, key=against.get))
+        decision.caveat = caveat_for(query, features, evidence)
     return decision
-
-
-def state_for(p_answers: float, p_on_topic: float, answered_at: float, on_topic_at: float) -> str:
-    """The state the two chances put an answer in, at the thresholds chosen on dev.
-
-    Answered needs the quote to answer and the question to be on the archive's topic: the
-    joint chance, so that a fragment the reader scores well ("when's the next final?")
-    does not pass when the question is about something the archive never covers.
-    """
-    if p_answers * p_on_topic >= answered_at:
-        return ANSWERED
-    return HEDGED if p_on_topic >= on_topic_at else NOT_COVERED
 
 
 def question_features(
@@ -439,7 +427,6 @@ def question_features(
     ask_weights = term_weights(ask_terms, idf)
     ask_matches = match_words(ask_terms, text, vectors)
     missing_below = tuning.missing_below
-    season_cost, closer_season = season_filter_cost(query, index)
     lowered = text.lower()
     nation_found = query.nation is not None and any(s in lowered for s in nations()[query.nation])
     missing_figures = [f for f in query.pinned if f.lower() not in lowered]
@@ -469,7 +456,6 @@ def question_features(
         "pinned_missing": len(missing_figures) / len(query.pinned) if query.pinned else 0.0,
         "rare_missing": rare_missing(term_matches, weights),
         "season_missing": float(bool(query.missing_seasons)),
-        "season_cost": season_cost,
         "short_question": 1.0 / (1 + len(terms)),
         "question_prior": prior.answerable,
         "topic_prior": prior.on_topic,
@@ -489,7 +475,6 @@ def question_features(
         "figures": ", ".join(missing_figures),
         "nation": "" if query.nation is None else f"{query.nation}: {nation_found}",
         "season": ", ".join(query.missing_seasons),
-        "closer in": f"{closer_season} (+{season_cost:.2f})" if closer_season else "",
     }
     return features, evidence
 
@@ -538,23 +523,12 @@ def caveat_templates() -> dict[str, str]:
     return {k: v for k, v in data.items() if not k.startswith("_")}
 
 
-def caveat_for(
-    query: Query, features: dict[str, float], evidence: dict[str, str], strongest: str = ""
-) -> str:
-    """Say exactly what the archive doesn't give: the first missing thing, most specific first.
-
-    strongest names the feature that moved the answer chance down most; when that is the
-    season filter's cost, the named season is what lacks the subject.
-    """
+def caveat_for(query: Query, features: dict[str, float], evidence: dict[str, str]) -> str:
+    """Say exactly what the archive doesn't give: the first missing thing, most specific first."""
     say = caveat_templates()
     focus = " ".join(query.focus)
     if features["season_missing"]:
         return say["season"].format(season=query.missing_seasons[0])
-    if strongest == "season_cost" and query.seasons:
-        return say["season_elsewhere"].format(
-            season=_listed(list(query.seasons), quoted=False),
-            closer=evidence["closer in"].split(" (")[0],
-        )
     if features["nation_asked"] and not features["nation_found"]:
         return say["nation"].format(nation=_title(query.nation or ""))
     group = query.kind.group if query.kind is not None else "none"
@@ -578,8 +552,8 @@ def _title(nation: str) -> str:
     return " ".join(w.capitalize() for w in nation.split())
 
 
-def _listed(words: list[str], quoted: bool = True) -> str:
-    words = [f"“{w}”" if quoted else w for w in words if w][:3]
+def _listed(words: list[str]) -> str:
+    words = [w for w in words if w][:3]
     if len(words) <= 1:
-        return "".join(words)
-    return ", ".join(words[:-1]) + f" or {words[-1]}"
+        return "".join(f"“{w}”" for w in words)
+    return ", ".join(f"“{w}”" for w in words[:-1]) + f" or “{words[-1]}”"

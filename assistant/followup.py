@@ -7,7 +7,7 @@ conversation is read from its first turn, each follow-up adding to the context a
 new constraint (a season, a nation) replacing the old one, so after "How many people use
 the NHS App?", "and in the autumn update?", the third turn "and in winter?" reads "How
 many people use the NHS App? and in winter?". A question that stands on its own starts a
-new context; a season named in any earlier turn still holds until another is named.
+new context.
 """
 
 from __future__ import annotations
@@ -95,15 +95,7 @@ def resolve(question: str, history: list | None, subjects: Collection[str] | Non
     for turn in earlier:
         leans = context and is_follow_up(turn, subjects)
         context = _carry(context, turn) if leans else [turn]
-    resolved = " ".join(_carry(context, question))
-    if not SEASON_RE.search(resolved):
-        # A season is a constraint, not a topic: it holds until another replaces it, even
-        # when a middle turn started a new context ("how many users did it have back then?"
-        # after a turn about the summer 2021 bulletin).
-        named = [m.group(0) for turn in earlier for m in SEASON_RE.finditer(turn)]
-        if named:
-            resolved = f"{resolved} ({named[-1]})"
-    return resolved
+    return " ".join(_carry(context, question))
 
 
 def _carry(context: list[str], turn: str) -> list[str]:

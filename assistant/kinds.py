@@ -3,9 +3,9 @@
 "When does MYS become compulsory?" asks for a date; a sentence answers it only if it holds
 a date the question does not already contain. The kinds, their question patterns and
 their span patterns are data (assistant/data/answer_kinds.json); this module applies them,
-and holds the detectors a pattern cannot express: names (a capitalised name that is
-neither a public body nor in the question), people (a given name and a surname) and
-acronym expansions (words whose initials spell the letters, in any case).
+and holds the two detectors a pattern cannot express: names (a capitalised name that is
+neither a public body nor in the question) and acronym expansions (words whose initials
+spell the letters, in any case).
 """
 
 from __future__ import annotations
@@ -13,14 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.lexicon import (
-    KindRule,
-    answer_kinds,
-    given_names,
-    month_pattern,
-    public_names,
-    stopwords,
-)
+from assistant.lexicon import KindRule, answer_kinds, month_pattern, public_names, stopwords
 
 Span = tuple[int, int]
 
@@ -93,14 +86,10 @@ def find_spans(
         return []
     if asked.rule.detector == "names":
         spans = name_spans(sentence, question, known)
-    elif asked.rule.detector == "people":
-        spans = people_spans(sentence)
     elif asked.rule.detector == "expansion":
         spans = expansion_spans(asked.acronym, sentence)
     else:
         spans = [m.span() for p in asked.rule.spans for m in p.finditer(sentence)]
-        if asked.rule.not_after is not None:  # "NHS 111", "Phase 4": a label, not a count
-            spans = [(a, b) for a, b in spans if not asked.rule.not_after.search(sentence[:a])]
     asked_text = question.lower()
     return [
         (start, end)
@@ -148,24 +137,6 @@ def name_spans(sentence: str, question: str, known: frozenset[str] = frozenset()
             continue
         spans.append(match.span())
     return spans
-
-
-def people_spans(sentence: str) -> list[Span]:
-    """Return the people the sentence names: a given name and a capitalised surname.
-
-    "Who chairs CP ITG?" is answered by "David Broome", not by "the CP ITG Chair" or
-    "NHSBSA": roles and bodies name no one.
-    """
-    words = list(_WORD.finditer(sentence))
-    names = given_names()
-    return [
-        (first.start(), last.end())
-        for first, last in zip(words, words[1:], strict=False)
-        if first.group(0)[0].isupper()
-        and first.group(0).lower() in names
-        and last.group(0)[0].isupper()
-        and sentence[first.end() : last.start()] == " "
-    ]
 
 
 def expansion_spans(acronym: str, sentence: str) -> list[Span]:

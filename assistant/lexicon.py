@@ -46,12 +46,6 @@ def focus_stops() -> frozenset[str]:
 
 
 @cache
-def given_names() -> frozenset[str]:
-    """Given names: one before a capitalised surname makes a person's name."""
-    return _words("given_names.txt")
-
-
-@cache
 def public_names() -> frozenset[str]:
     """Public bodies and institutional words: capitalised, but never the name asked for."""
     return _words("public_names.txt")
@@ -80,7 +74,6 @@ class KindRule:
     asks: tuple[re.Pattern, ...]
     spans: tuple[re.Pattern, ...] = ()
     detector: str | None = None  # a function in assistant/kinds.py, when patterns can't tell
-    not_after: re.Pattern | None = None  # text just before a span that makes it a label
     neutral: bool = False  # nothing to look for (a yes/no question)
     group: str = "precise"  # "precise" (a date, a count), "name", "loose" (a reason), "none"
 
@@ -101,7 +94,6 @@ def answer_kinds() -> tuple[KindRule, ...]:
                     re.compile(p.replace("{months}", months), re.I) for p in entry.get("spans", ())
                 ),
                 detector=entry.get("detector"),
-                not_after=re.compile(entry["not_after"]) if entry.get("not_after") else None,
                 neutral=bool(entry.get("neutral", False)),
                 group=entry.get("group", "precise"),
             )

@@ -98,35 +98,6 @@ def _rescore(
     return sorted(rescored, key=lambda item: -item[1])
 
 
-def season_filter_cost(query: Query, index: SearchIndex) -> tuple[float, str]:
-    """How much closer the archive comes to the question outside the seasons it names.
-
-    Returns the best sentence anywhere minus the best sentence in the named seasons, and
-    the season holding the closer one (0 and "" when no season is named, or none is
-    closer). A question about a season that doesn't cover its subject still retrieves
-    that season's nearest passage; what gives the gap away is a much closer sentence in
-    another bulletin.
-    """
-    if not query.seasons:
-        return 0.0, ""
-    matrix, seasons = index.derived("season_sentences", _stack_sentences)
-    similarity = matrix @ query.vector
-    inside = np.isin(seasons, list(query.seasons))
-    if not inside.any() or inside.all():
-        return 0.0, ""
-    best = int(similarity.argmax())
-    if inside[best]:
-        return 0.0, ""
-    return float(similarity[best] - similarity[inside].max()), str(seasons[best])
-
-
-def _stack_sentences(index: SearchIndex) -> tuple[np.ndarray, np.ndarray]:
-    """Every sentence vector in one matrix, beside the season of its passage."""
-    vectors, _ = build_tables(index)
-    seasons = [index.chunks[c].season for c, m in vectors.items() for _ in range(len(m))]
-    return np.vstack(list(vectors.values())), np.array(seasons)
-
-
 def build_tables(index: SearchIndex) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """Each chunk's sentence vectors as one matrix, and the IDF table: once per index build."""
     return index.derived("sentence_tables", _make_tables)

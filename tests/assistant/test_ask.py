@@ -188,21 +188,6 @@ def test_an_off_topic_question_is_not_covered_with_related_reading(snapshot_sett
     assert (data["abstained"], data["as_of"], data["citations"]) == (True, None, [])
 
 
-def test_a_season_without_the_subject_is_hedged_and_says_which_comes_closer(
-    snapshot_settings,
-) -> None:
-    # FP34C through MYS is in the Winter 2021 bulletin only; asked of the summer one, the
-    # summer bulletin's nearest passage must not pass for the answer.
-    question = "When will FP34C submission through MYS be compulsory, per the summer 2021 bulletin?"
-    answer = ask(question, settings=snapshot_settings)
-    assert answer.status == "hedged", answer.reason
-    assert answer.caveat == (
-        "The Summer 2021 bulletin doesn't cover this; the Winter 2021 bulletin comes closer."
-    )
-    assert "closer in: Winter 2021" in answer.reason
-    assert all(c.season == "Summer 2021" for c in answer.citations)
-
-
 def test_missing_bulletin_is_flagged(snapshot_settings) -> None:
     answer = ask("What did the spring 2022 bulletin say about EPS?", settings=snapshot_settings)
     assert answer.status in ("hedged", "not_covered")

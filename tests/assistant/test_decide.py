@@ -1,5 +1,4 @@
-"""Unit tests for the decision's question prior, its season feature, its passage order and
-the model file.
+"""Unit tests for the decision's question prior, its passage order and the model file.
 
 The prior reads how answerable, and how on topic, the train questions nearest the asked
 one were; the decision models weigh it beside the passage features. Checked with the real embedding
@@ -25,11 +24,10 @@ from assistant.decide import (
     decide,
     load_model,
     order_passages,
-    state_for,
 )
 from assistant.query import make_query
 from assistant.reader import Reading, read
-from assistant.retrieve import retrieve, season_filter_cost
+from assistant.retrieve import retrieve
 from records import Chunk, Hit
 
 ASKED = [  # item id, question, answerable, on topic
@@ -99,47 +97,6 @@ def test_the_decision_reads_the_shipped_prior(snapshot_settings, index) -> None:
     assert decision.features["question_prior"] == pytest.approx(expected.answerable)
     assert decision.features["topic_prior"] == pytest.approx(expected.on_topic)
     assert "nearest asked" in decision.reason
-
-
-@pytest.mark.parametrize(
-    "question",
-    [
-        "When does FP34C submission through MYS become compulsory, per the summer 2021 update?",
-        "How many people had registered with NHS login, going by the autumn 2021 bulletin?",
-    ],
-)
-def test_a_named_season_lacking_the_subject_costs_what_another_comes_closer_by(
-    index, question: str
-) -> None:
-    # Both subjects are in the Winter 2021 bulletin only.
-    cost, season = season_filter_cost(make_query(question, question, index), index)
-    assert cost > 0.1 and season == "Winter 2021"
-
-
-@pytest.mark.parametrize(
-    "question",
-    [
-        "When does FP34C submission through MYS become compulsory, per the winter 2021 update?",
-        "When does FP34C submission through MYS become compulsory?",  # no season: no filter
-        "In the winter 2021 bulletin, how many users did the NHS App have?",
-    ],
-)
-def test_a_season_holding_the_subject_costs_nothing(index, question: str) -> None:
-    assert season_filter_cost(make_query(question, question, index), index) == (0.0, "")
-
-
-@pytest.mark.parametrize(
-    ("p_answers", "p_on_topic", "state"),
-    [
-        (0.90, 0.99, "answered"),
-        (0.50, 0.95, "answered"),  # 0.475: the joint chance clears 0.45
-        (0.50, 0.85, "hedged"),  # 0.425: on topic, but the quote may not answer
-        (0.90, 0.30, "not_covered"),  # a fragment the reader likes, on no topic we cover
-        (0.10, 0.30, "not_covered"),
-    ],
-)
-def test_an_answer_needs_both_chances(p_answers: float, p_on_topic: float, state: str) -> None:
-    assert state_for(p_answers, p_on_topic, answered_at=0.45, on_topic_at=0.8) == state
 
 
 @pytest.mark.parametrize("broken", ["no prior entry", "no prior file"])

@@ -162,21 +162,6 @@ def test_follow_up_without_a_season_keeps_the_earlier_one() -> None:
     assert resolve("And when is it due?", [earlier]) == f"{earlier} And when is it due?"
 
 
-def test_a_season_holds_when_a_middle_turn_starts_a_new_context() -> None:
-    history = [
-        "The NHS App section in the summer 2021 bulletin",
-        "like push notifications and health records",  # names a subject: a new context
-    ]
-    assert resolve("how many users did it have back then?", history) == (
-        "like push notifications and health records how many users did it have back then?"
-        " (summer 2021)"
-    )
-    # a season the later turns name replaces it; a question standing alone keeps none
-    history.append("and what about the winter 2021 one?")
-    assert "summer" not in resolve("how many users did it have?", history)
-    assert resolve("What is RTEC?", history) == "What is RTEC?"
-
-
 def test_gradio_parts_history_resolves() -> None:
     history = [{"role": "user", "content": [{"type": "text", "text": NHS_APP}]}]
     assert resolve("and in the winter update?", history) == (

@@ -29,12 +29,7 @@ def spans_text(question: str, sentence: str, known: frozenset[str] = frozenset()
         ("What is the PRSB?", "expansion"),
         ("Which suppliers are ready?", "name"),
         ("which two PMR suppliers was it?", "name"),
-        ("Who chairs the group?", "person"),
-        ("cp itg chair name", "person"),
-        ("Who's the person at NHSBSA heading up the RTEC project?", "person"),
-        ("which people were named as contacts?", "person"),
-        ("Who runs the RTEC project?", "name"),  # a body or a person: any name
-        ("Which personal health record supplier went first?", "name"),
+        ("Who chairs the group?", "name"),
         ("Why was the Gantt chart made?", "reason"),
         ("How do I raise a ticket with NHSmail?", "procedure"),
         ("Does RTEC work in Wales?", "yesno"),
@@ -61,12 +56,6 @@ def test_worded_dates_and_counts_count() -> None:
         "early 2022",
     ]
     assert spans_text("How many ICS are there?", "There are around 40 ICS.") == ["40"]
-
-
-def test_a_number_naming_something_is_not_a_count() -> None:
-    sentence = "Referrals come only from NHS 111 and 40 practices were Phase 4 ready."
-    assert spans_text("How many referrals so far?", sentence) == ["40"]
-    assert spans_text("How many?", "Over 40 ICS now exist.") == ["40"]  # first word: no label
 
 
 def test_a_date_kind_needs_a_real_date() -> None:
@@ -114,16 +103,6 @@ def test_names_skip_public_bodies_question_words_and_known_topics() -> None:
 
 def test_possessives_of_question_words_are_not_names() -> None:
     assert spans_text("Who is the chair of CP ITG?", "said by the CP ITG’s outgoing Chair") == []
-
-
-def test_a_person_is_a_given_name_and_a_surname() -> None:
-    question = "Who are the named people on the DMS project?"
-    sentence = "Contacts: Charlotte Welsh (NHSE&I), Rob Hills and Dan Ah-Thion at NHS Digital."
-    assert spans_text(question, sentence) == ["Charlotte Welsh", "Rob Hills", "Dan Ah-Thion"]
-    # a role, a body or a capitalised heading names no one
-    assert spans_text("Who chairs CP ITG?", "The CP ITG Chair met NHS Digital.") == []
-    assert spans_text("Who chairs the board?", "A Digital Clinical Safety Board will meet.") == []
-    assert spans_text("Who chairs it?", "grace periods end when Rob leaves") == []
 
 
 def test_merge_spans_joins_overlaps() -> None:
