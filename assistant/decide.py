@@ -388,12 +388,7 @@ def decide(
     evidence["question alone"] = _nearest_evidence(model.prior, prior)
     p_answers = model.answers.predict_one(features)
     p_on_topic = model.on_topic.predict_one(features)
-    if p_answers >= model.answered_at:
-        status = ANSWERED
-    elif p_on_topic >= model.on_topic_at:
-        status = HEDGED
-    else:
-        status = NOT_COVERED
+    status = state_for(p_answers, p_on_topic, model.answered_at, model.on_topic_at)
     spans = key_spans(ranked, chosen, tuning.key_span_share)
     decision = Decision(
         status, chosen, "", p_answers, p_on_topic, features, evidence, spans, passages
@@ -401,6 +396,14 @@ def decide(
     if status == HEDGED:
         decision.caveat = caveat_for(query, features, evidence)
     return decision
+
+
+def state_for(p_answers: float, p_on_topic: float, answered_at: float, on_topic_at: float) -> str:
+    """The state the two chances put an answer in, at the thresholds chosen on dev: the
+    one rule both the decision and the calibration's threshold search use."""
+    if p_answers >= answered_at:
+        return ANSWERED
+    return HEDGED if p_on_topic >= on_topic_at else NOT_COVERED
 
 
 def question_features(

@@ -256,18 +256,14 @@ def choose_thresholds(scored: list[tuple[object, list]]) -> tuple[float, float, 
 
 def rates(scored, answered_at: float, on_topic_at: float) -> dict:
     """Dev rates of each state for answerable and unanswerable items at these thresholds."""
+    from assistant.decide import state_for
+
     counts = {"answerable": [], "unanswerable": [], "offtopic": [], "ontopic": []}
     for item, probs in scored:
-        statuses = []
-        for p in probs:
-            if p is None:
-                statuses.append("not_covered")
-            elif p[0] >= answered_at:
-                statuses.append("answered")
-            elif p[1] >= on_topic_at:
-                statuses.append("hedged")
-            else:
-                statuses.append("not_covered")
+        statuses = [
+            "not_covered" if p is None else state_for(p[0], p[1], answered_at, on_topic_at)
+            for p in probs
+        ]
         status = item_status(statuses)
         if item.answerable:
             counts["answerable"].append(status)

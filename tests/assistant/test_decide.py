@@ -24,6 +24,7 @@ from assistant.decide import (
     decide,
     load_model,
     order_passages,
+    state_for,
 )
 from assistant.query import make_query
 from assistant.reader import Reading, read
@@ -97,6 +98,19 @@ def test_the_decision_reads_the_shipped_prior(snapshot_settings, index) -> None:
     assert decision.features["question_prior"] == pytest.approx(expected.answerable)
     assert decision.features["topic_prior"] == pytest.approx(expected.on_topic)
     assert "nearest asked" in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("p_answers", "p_on_topic", "state"),
+    [
+        (0.90, 0.99, "answered"),
+        (0.45, 0.10, "answered"),  # the answer chance alone decides answered
+        (0.44, 0.95, "hedged"),  # on topic, but the quote may not answer
+        (0.44, 0.79, "not_covered"),
+    ],
+)
+def test_the_two_chances_pick_the_state(p_answers: float, p_on_topic: float, state: str) -> None:
+    assert state_for(p_answers, p_on_topic, answered_at=0.45, on_topic_at=0.8) == state
 
 
 @pytest.mark.parametrize("broken", ["no prior entry", "no prior file"])
