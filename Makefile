@@ -6,7 +6,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test test-deps eval calibrate bench lint format snapshot ingest screenshot clean
+.PHONY: run test test-deps eval calibrate crossval bench lint format snapshot ingest screenshot clean
 
 # torch first: `pip install torch==2.13.0` takes the CPU build from this machine's disk;
 # left to the resolver, torch would arrive as a multi-GB CUDA build.
@@ -41,6 +41,11 @@ eval: $(VENV)/.base
 # and rewrite assistant/model/decision.json.
 calibrate: $(VENV)/.base
 	$(PY) -m eval.calibrate
+
+# Judge a change on train + dev pooled: calibration refit once per fold, every question
+# answered by models that never saw it (never test). Pass AGAINST=FILE to compare runs.
+crossval: $(VENV)/.base
+	$(PY) -m eval.crossval $(if $(AGAINST),--against $(AGAINST))
 
 bench: $(VENV)/.dev
 	$(PY) -m bench

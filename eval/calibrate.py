@@ -162,10 +162,18 @@ def order_hit_rates(
 ) -> dict[float, float]:
     """hit@1 of the passages in reader order, for each retrieval weight, over the answerable
     single-ask items (a compound question's passages stay in retrieval order)."""
+    ranked_per_item = reader_rankings(traced, reader, spans, tuning)
+    rates = {}
+    for weight in weights:
+        first = first_passage_hits(ranked_per_item, weight).values()
+        rates[weight] = float(np.mean(list(first))) if first else 0.0
+    return rates
+
+
+def reader_rankings(traced: list[Traced], reader, spans, tuning) -> list[tuple[Traced, list]]:
+    """The answerable single-ask items with their readings scored: what the order acts on."""
     from assistant import single_ask
-    from assistant.decide import order_passages, score_readings
-    from eval.baselines import chunk_passage
-    from eval.metrics import gold_flags
+    from assistant.decide import score_readings
 
     ranked_per_item = []
     for t in traced:
@@ -173,14 +181,24 @@ def order_hit_rates(
             query, _hits, readings = t.parts[0]
             ranked = score_readings(list(readings), reader, query, tuning, spans)
             ranked_per_item.append((t, ranked))
-    rates = {}
-    for weight in weights:
-        first = []
-        for t, ranked in ranked_per_item:
-            passages = order_passages(t.whole_hits, ranked, weight)[:1]
-            first.append(any(gold_flags([chunk_passage(h.chunk) for h in passages], t.item)))
-        rates[weight] = float(np.mean(first)) if first else 0.0
-    return rates
+    return ranked_per_item
+
+
+def first_passage_hits(ranked_per_item: list[tuple[Traced, list]], weight: float) -> dict:
+    """Item id -> whether the first passage shown in reader order holds its gold quote."""
+    from assistant.decide import order_passages
+    from eval.baselines import chunk_passage
+    from eval.metrics import gold_flags
+
+    return {
+        t.item.id: any(
+            gold_flags(
+                [chunk_passage(h.chunk) for h in order_passages(t.whole_hits, ranked, weight)[:1]],
+                t.item,
+            )
+        )
+        for t, ranked in ranked_per_item
+    }
 
 
 def fit_prior(train: list[Traced], tuning) -> tuple[object, dict[tuple[str, int], object]]:
@@ -321,21 +339,54 @@ def fitted_with(settings) -> dict:
     }
 
 
+@dataclass
+class Fitted:
+    """Everything fitted on one train set and chosen on one dev set, as the model file holds."""
+
+    reader: dict
+    spans: dict
+    answers: dict
+    on_topic: dict
+    prior: object  # assistant.decide.QuestionPrior
+    keep_ratio: float
+    keep_ratio_recall: dict
+    order_weight: float
+    order_train: dict
+    order_dev: dict
+    answered_at: float
+    on_topic_at: float
+    dev_rates: dict
+
+    def decision_models(self):
+        """The fitted models as the decision reads them: reader, spans, answers, on topic."""
+        from assistant.decide import Logistic
+
+        return tuple(
+            Logistic.from_json(m) for m in (self.reader, self.spans, self.answers, self.on_topic)
+        )
+
+
 def calibrate(settings, out: Path) -> dict:
     """Fit on train, choose on dev, write the model file; return what was written."""
-    import sklearn
-
     from assistant import get_index
-    from assistant.decide import DECISION_FEATURES, TOPIC_FEATURES, Logistic
-    from assistant.reader import SENTENCE_FEATURES, feature_matrix
-    from eval.dataset import SPLIT_PATHS, checksum, load_for_fitting
+    from eval.dataset import load_for_fitting
 
     train_items = load_for_fitting("train")
     dev_items = load_for_fitting("dev")
     index = get_index(settings)
-    tuning = settings.answer
     train = trace(train_items, index, settings)
     dev = trace(dev_items, index, settings)
+    fitted = fit(train, dev, index, settings)
+    return write_model(fitted, settings, train, dev, out)
+
+
+def fit(train: list[Traced], dev: list[Traced], index, settings) -> Fitted:
+    """Fit the models on the train items and choose keep_ratio and thresholds on the dev
+    items: the whole of calibration but reading and writing (eval.crossval reuses it)."""
+    from assistant.decide import DECISION_FEATURES, TOPIC_FEATURES, Logistic
+    from assistant.reader import SENTENCE_FEATURES, feature_matrix
+
+    tuning = settings.answer
 
     # 1. The reader: which sentences answer.
     sentence_rows, sentence_labels = [], []
@@ -408,24 +459,46 @@ def calibrate(settings, out: Path) -> dict:
     on_topic = fit_logistic(x[:, topic_columns], np.array(topic_y), TOPIC_FEATURES)
 
     # 5. Thresholds on dev.
-    answers_model, topic_model = Logistic.from_json(answers), Logistic.from_json(on_topic)
+    fitted = Fitted(
+        reader, spans, answers, on_topic, prior_model, keep_ratio, recall,
+        order_weight, order_train, order_dev, 0.0, 0.0, {},
+    )  # fmt: skip
+    fitted.answered_at, fitted.on_topic_at, fitted.dev_rates = choose_thresholds(
+        score_parts(dev, fitted, index, tuning)
+    )
+    return fitted
+
+
+def score_parts(traced: list[Traced], fitted: Fitted, index, tuning) -> list[tuple[object, list]]:
+    """Each item with its parts' (chance it answers, chance it is on topic), or None for a
+    part with nothing read, as the fitted models give them: what the thresholds act on."""
+    from assistant.decide import DECISION_FEATURES
+
+    reader, spans, answers, on_topic = fitted.decision_models()
+
+    def prior_of(_t: Traced, _number: int, query):
+        return fitted.prior.read(query.vector, tuning.prior_neighbours, tuning.prior_sharpness)
+
     scored = []
-
-    def dev_prior(_t: Traced, _number: int, query):
-        return prior_model.read(query.vector, tuning.prior_neighbours, tuning.prior_sharpness)
-
-    for t, parts in part_rows(dev, reader_model, keep_ratio, tuning, index, span_model, dev_prior):
+    for t, parts in part_rows(traced, reader, fitted.keep_ratio, tuning, index, spans, prior_of):
         probs = []
         for part in parts:
             if part is None:
                 probs.append(None)
                 continue
             named = dict(zip(DECISION_FEATURES, part[0], strict=True))
-            probs.append((answers_model.predict_one(named), topic_model.predict_one(named)))
+            probs.append((answers.predict_one(named), on_topic.predict_one(named)))
         scored.append((t.item, probs))
-    answered_at, on_topic_at, dev_rates = choose_thresholds(scored)
+    return scored
 
-    naive_threshold = fit_naive_threshold(train)
+
+def write_model(
+    fitted: Fitted, settings, train: list[Traced], dev: list[Traced], out: Path
+) -> dict:
+    """Write the model file (and the prior beside it); return what was written."""
+    import sklearn
+
+    from eval.dataset import SPLIT_PATHS, checksum
 
     data = {
         "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -435,44 +508,46 @@ def calibrate(settings, out: Path) -> dict:
         "seed": SEED,
         "data": {
             name: {"sha256": checksum(SPLIT_PATHS[name]), "items": len(items)}
-            for name, items in (("train", train_items), ("dev", dev_items))
+            for name, items in (("train", train), ("dev", dev))
         },
-        "keep_ratio": keep_ratio,
-        "keep_ratio_dev_fact_recall": {str(k): round(v, 4) for k, v in recall.items()},
-        "order_weight": order_weight,
+        "keep_ratio": fitted.keep_ratio,
+        "keep_ratio_dev_fact_recall": {
+            str(k): round(v, 4) for k, v in fitted.keep_ratio_recall.items()
+        },
+        "order_weight": fitted.order_weight,
         "order_weight_hit1": {
-            "train": {str(k): round(v, 4) for k, v in order_train.items()},
-            "dev": {str(k): round(v, 4) for k, v in order_dev.items()},
+            "train": {str(k): round(v, 4) for k, v in fitted.order_train.items()},
+            "dev": {str(k): round(v, 4) for k, v in fitted.order_dev.items()},
         },
-        "thresholds": {"answered": answered_at, "on_topic": on_topic_at},
-        "dev_at_thresholds": {k: round(v, 4) for k, v in dev_rates.items()},
+        "thresholds": {"answered": fitted.answered_at, "on_topic": fitted.on_topic_at},
+        "dev_at_thresholds": {k: round(v, 4) for k, v in fitted.dev_rates.items()},
         "limits": {"answerable_not_covered": MAX_NOT_COVERED, "answerable_hedged": MAX_HEDGED},
         # The settings the features were read with: a change to any of them needs a refit
         # (tests/eval/test_calibration.py compares these with the current defaults).
         "fitted_with": fitted_with(settings),
         "baselines": {
-            "naive_cosine_threshold": naive_threshold,
+            "naive_cosine_threshold": fit_naive_threshold(train),
             "naive_how": "top-1 passage, its sentence closest to the question; answered when "
             "that cosine is at least the threshold (best balanced accuracy on train)",
         },
-        "reader": reader,
-        "spans": spans,
+        "reader": fitted.reader,
+        "spans": fitted.spans,
         "prior": {
             "file": PRIOR_FILE,
-            "questions": int(len(prior_model.questions)),
-            "answerable": int(prior_model.answerable.sum()),
-            "on_topic": int(prior_model.on_topic.sum()),
+            "questions": int(len(fitted.prior.questions)),
+            "answerable": int(fitted.prior.answerable.sum()),
+            "on_topic": int(fitted.prior.on_topic.sum()),
         },
-        "answers": answers,
-        "on_topic": on_topic,
+        "answers": fitted.answers,
+        "on_topic": fitted.on_topic,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    prior_model.save(out.parent / PRIOR_FILE)
+    fitted.prior.save(out.parent / PRIOR_FILE)
     out.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     return data
 
 
-def _snapshot_index(folder: Path):
+def snapshot_index(folder: Path):
     """Build the bundled snapshot's index in folder; return settings pointing at it."""
     from index.embed import token_counter
     from index.store import build
@@ -497,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.index_dir:
             settings = load_settings(index_dir=args.index_dir)
         else:
-            settings = _snapshot_index(Path(scratch))
+            settings = snapshot_index(Path(scratch))
         out = args.out or settings.answer.model_path
         data = calibrate(settings, out)
     print(
