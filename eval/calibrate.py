@@ -246,6 +246,19 @@ def item_status(part_statuses: list[str]) -> str:
     return "answered" if all(s == "answered" for s in part_statuses) else "hedged"
 
 
+def item_state(probs: list, answered_at: float, on_topic_at: float) -> str:
+    """The answer's state from its parts' (chance it answers, chance on topic), or None for a
+    part with nothing read, at these thresholds: as the assistant decides and composes it."""
+    from assistant.decide import state_for
+
+    return item_status(
+        [
+            "not_covered" if p is None else state_for(p[0], p[1], answered_at, on_topic_at)
+            for p in probs
+        ]
+    )
+
+
 def choose_thresholds(scored: list[tuple[object, list]]) -> tuple[float, float, dict]:
     """Pick (answered_at, on_topic_at) on dev: most unanswerable flagged within the limits.
 
@@ -274,15 +287,9 @@ def choose_thresholds(scored: list[tuple[object, list]]) -> tuple[float, float, 
 
 def rates(scored, answered_at: float, on_topic_at: float) -> dict:
     """Dev rates of each state for answerable and unanswerable items at these thresholds."""
-    from assistant.decide import state_for
-
     counts = {"answerable": [], "unanswerable": [], "offtopic": [], "ontopic": []}
     for item, probs in scored:
-        statuses = [
-            "not_covered" if p is None else state_for(p[0], p[1], answered_at, on_topic_at)
-            for p in probs
-        ]
-        status = item_status(statuses)
+        status = item_state(probs, answered_at, on_topic_at)
         if item.answerable:
             counts["answerable"].append(status)
         elif item.type == "unanswerable":
@@ -547,6 +554,14 @@ def write_model(
     return data
 
 
+def fitting_settings(index_dir: Path | None, scratch: Path):
+    """Settings for fitting: the given index, or a fresh one of the bundled snapshot built
+    in scratch (so a fit never depends on whatever index the machine has lying around)."""
+    from settings import load_settings
+
+    return load_settings(index_dir=index_dir) if index_dir else snapshot_index(scratch)
+
+
 def snapshot_index(folder: Path):
     """Build the bundled snapshot's index in folder; return settings pointing at it."""
     from index.embed import token_counter
@@ -562,17 +577,12 @@ def snapshot_index(folder: Path):
 
 def main(argv: list[str] | None = None) -> int:
     """Calibrate on a fresh index of the bundled snapshot (or --index-dir) and write the file."""
-    from settings import load_settings
-
     parser = argparse.ArgumentParser(prog="python -m eval.calibrate", description=__doc__)
     parser.add_argument("--index-dir", type=Path, help="use this index instead of a fresh one")
     parser.add_argument("--out", type=Path, help="model file (default: the settings' path)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="cpitg-calibrate-") as scratch:
-        if args.index_dir:
-            settings = load_settings(index_dir=args.index_dir)
-        else:
-            settings = snapshot_index(Path(scratch))
+        settings = fitting_settings(args.index_dir, Path(scratch))
         out = args.out or settings.answer.model_path
         data = calibrate(settings, out)
     print(

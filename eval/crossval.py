@@ -39,10 +39,10 @@ from eval.calibrate import (
     Traced,
     first_passage_hits,
     fit,
-    item_status,
+    fitting_settings,
+    item_state,
     reader_rankings,
     score_parts,
-    snapshot_index,
     trace,
 )
 
@@ -68,8 +68,6 @@ def deal_folds(traced: list[Traced], folds: int, seed: int = SEED) -> list[list[
 
 def held_out_answers(traced: list[Traced], index, settings, folds: int = FOLDS) -> dict:
     """Answer every item with models fitted and chosen without it; item id -> record."""
-    from assistant.decide import Logistic, state_for
-
     dealt = deal_folds(traced, folds)
     records: dict[str, dict] = {}
     for k, held in enumerate(dealt):
@@ -77,22 +75,16 @@ def held_out_answers(traced: list[Traced], index, settings, folds: int = FOLDS) 
         fitting = [t for j, fold in enumerate(dealt) if j not in (k, (k + 1) % folds) for t in fold]
         fitted = fit(fitting, choose, index, settings)
         for item, probs in score_parts(held, fitted, index, settings.answer):
-            states = [
-                "not_covered"
-                if p is None
-                else state_for(p[0], p[1], fitted.answered_at, fitted.on_topic_at)
-                for p in probs
-            ]
             records[item.id] = {
                 "type": item.type,
                 "answerable": bool(item.answerable),
                 "on_topic": bool(item.on_topic),
-                "state": item_status(states),
+                "state": item_state(probs, fitted.answered_at, fitted.on_topic_at),
                 # an answer needs every part answered: the weakest part's chance
                 "p_answers": min((p[0] if p else 0.0) for p in probs) if probs else 0.0,
                 "fold": k,
             }
-        reader, spans = Logistic.from_json(fitted.reader), Logistic.from_json(fitted.spans)
+        reader, spans, _, _ = fitted.decision_models()
         ranked = reader_rankings(held, reader, spans, settings.answer)
         for item_id, hit in first_passage_hits(ranked, fitted.order_weight).items():
             records[item_id]["hit1"] = bool(hit)
@@ -177,10 +169,10 @@ def paired(old: dict[str, dict], new: dict[str, dict]) -> dict[str, dict]:
     out = {}
     for name, (measured, value) in FIGURES.items():
         ids = [i for i in shared if measured(old[i]) and measured(new[i])]
-        diffs = [float(value(new[i])) - float(value(old[i])) for i in ids]
         if not ids:
             continue
-        low, high = bootstrap_interval(diffs) or (0.0, 0.0)
+        diffs = [float(value(new[i])) - float(value(old[i])) for i in ids]
+        low, high = bootstrap_interval(diffs)  # ids is not empty: an interval exists
         # flagged and hit@1 are better up; the others better down
         up = name in ("unanswerable_flagged", "hit@1")
         better = [i for i, d in zip(ids, diffs, strict=True) if (d > 0) == up and d != 0]
@@ -222,7 +214,6 @@ def summary_lines(result: dict, against: dict | None) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     from assistant import get_index
     from eval.dataset import load_for_fitting
-    from settings import load_settings
 
     parser = argparse.ArgumentParser(prog="python -m eval.crossval", description=__doc__)
     parser.add_argument("--folds", type=int, default=FOLDS, help="folds (default 5)")
@@ -234,10 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--folds must be at least 3 (one to hold out, one to choose, one to fit)")
     against = json.loads(args.against.read_text(encoding="utf-8")) if args.against else None
     with tempfile.TemporaryDirectory(prefix="cpitg-crossval-") as scratch:
-        if args.index_dir:
-            settings = load_settings(index_dir=args.index_dir)
-        else:
-            settings = snapshot_index(Path(scratch))
+        settings = fitting_settings(args.index_dir, Path(scratch))
         index = get_index(settings)
         items = load_for_fitting("train") + load_for_fitting("dev")
         records = held_out_answers(trace(items, index, settings), index, settings, args.folds)
