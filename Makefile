@@ -45,7 +45,7 @@ calibrate: $(VENV)/.base
 # Judge a change on train + dev pooled: calibration refit once per fold, every question
 # answered by models that never saw it (never test). Pass AGAINST=FILE to compare runs.
 crossval: $(VENV)/.base
-	$(PY) -m eval.crossval $(if $(AGAINST),--against $(AGAINST))
+	$(PY) -m eval.crossval $(if $(AGAINST),--against $(AGAINST)) $(if $(TRAIN_FOLDS),--train-folds $(TRAIN_FOLDS))
 
 bench: $(VENV)/.dev
 	$(PY) -m bench

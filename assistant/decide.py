@@ -11,11 +11,12 @@ its evidence, beside a question prior (how answerable, and how on topic, the tra
 questions nearest this one were), and two logistic models fitted on the train split by
 `make calibrate` combine them: the chance that the quote answers the question, and the
 chance that the archive is on the question's topic at all. The thresholds between the
-states were chosen on the dev split; the sealed test split reports how they hold up. No
+states were chosen on held-out answers (dev's, and train's out of fold); the sealed test
+split reports how they hold up. No
 single feature refuses on its own: a missing date, an unnamed nation or an unmatched
 focus word only moves the chances, by weights learned from data. The model file
 (assistant/model/decision.json) records the data and settings it was fitted with and the
-dev figures at the thresholds. The reader's scores also order the passages the answer
+held-out figures at the thresholds. The reader's scores also order the passages the answer
 shows: the one holding the best-read sentence first (order_passages).
 """
 
@@ -203,7 +204,7 @@ class QuestionPrior:
 @dataclass(frozen=True)
 class DecisionModel:
     """The reader model, the question prior, the two decision models and the thresholds
-    chosen on dev."""
+    chosen on held-out answers."""
 
     reader: Logistic
     spans: Logistic
@@ -399,7 +400,7 @@ def decide(
 
 
 def state_for(p_answers: float, p_on_topic: float, answered_at: float, on_topic_at: float) -> str:
-    """The state the two chances put an answer in, at the thresholds chosen on dev: the
+    """The state the two chances put an answer in, at the thresholds calibration chose: the
     one rule both the decision and the calibration's threshold search use."""
     if p_answers >= answered_at:
         return ANSWERED

@@ -5,11 +5,12 @@
 Dev holds 73 unanswerable questions, so its 95% interval on "unanswerable flagged" is
 about +-0.11: wider than most changes move it, and a dev gain of seven questions did not
 carry to test. This runs the whole calibration (eval.calibrate.fit) once per fold over
-train and dev pooled. Each fold in turn is held out; the next one chooses keep_ratio and
-the thresholds, as dev does; the rest fit the models, as train does. Every question is
-then answered once, by models that neither fitted nor chose on it, and the answer states
-and hit@1 (passages in reader order) are pooled over all of them, with 95% bootstrap
-intervals. Beside them, answers_auc: how well the answer chance ranks answerable above
+train and dev pooled. Each fold in turn is held out; the next one plays dev and the rest
+play train, and calibration runs on them as make calibrate runs on the real splits
+(models fitted on the train folds, choices made on the dev fold's answers). Every
+question is then answered once, by models that neither fitted nor chose on it, and the
+answer states and hit@1 (passages in reader order) are pooled over all of them, with 95%
+bootstrap intervals. Beside them, answers_auc: how well the answer chance ranks answerable above
 unanswerable questions whatever the thresholds, which tells a better decision from one
 that only moved its operating point (fewer answers: more flagged, and more hedged).
 
@@ -20,7 +21,8 @@ change is judged by what it does to the same questions.
 
 The test split is never read: items load through eval.dataset.load_for_fitting, which
 refuses it. Folds are dealt type by type in a seeded order, so each holds every type.
-Reading the questions takes about a minute on 2 cores, and each fold's fit about 30 s.
+Reading the questions takes about a minute on 2 cores, and each fold's calibration about
+30 s (about two minutes with --train-folds 5, which fits the models six times per fold).
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ import argparse
 import json
 import sys
 import tempfile
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ import numpy as np
 from eval.calibrate import (
     SEED,
     Traced,
+    deal_folds,
     first_passage_hits,
     fit,
     fitting_settings,
@@ -50,31 +52,19 @@ FOLDS = 5
 RESULT_FILE = Path("eval/reports/crossval.json")
 
 
-def deal_folds(traced: list[Traced], folds: int, seed: int = SEED) -> list[list[Traced]]:
-    """Deal the items into folds type by type, in a seeded shuffled order within each type."""
-    rng = np.random.default_rng(seed)
-    by_type: dict[str, list[Traced]] = defaultdict(list)
-    for t in traced:
-        by_type[t.item.type].append(t)
-    dealt: list[list[Traced]] = [[] for _ in range(folds)]
-    turn = 0
-    for kind in sorted(by_type):
-        items = by_type[kind]
-        for i in rng.permutation(len(items)):
-            dealt[turn % folds].append(items[i])
-            turn += 1
-    return dealt
-
-
-def held_out_answers(traced: list[Traced], index, settings, folds: int = FOLDS) -> dict:
-    """Answer every item with models fitted and chosen without it; item id -> record."""
+def held_out_answers(
+    traced: list[Traced], index, settings, folds: int = FOLDS, train_folds: int = 0
+) -> dict:
+    """Answer every item with models fitted and chosen without it; item id -> record.
+    train_folds is calibrate's: choose on the train folds' out-of-fold answers too."""
     dealt = deal_folds(traced, folds)
     records: dict[str, dict] = {}
     for k, held in enumerate(dealt):
         choose = dealt[(k + 1) % folds]
         fitting = [t for j, fold in enumerate(dealt) if j not in (k, (k + 1) % folds) for t in fold]
-        fitted = fit(fitting, choose, index, settings)
-        for item, probs in score_parts(held, fitted, index, settings.answer):
+        fitted = fit(fitting, choose, index, settings, train_folds)
+        scored = score_parts(held, fitted.models, fitted.keep_ratio, index, settings.answer)
+        for item, probs in scored:
             records[item.id] = {
                 "type": item.type,
                 "answerable": bool(item.answerable),
@@ -84,7 +74,7 @@ def held_out_answers(traced: list[Traced], index, settings, folds: int = FOLDS) 
                 "p_answers": min((p[0] if p else 0.0) for p in probs) if probs else 0.0,
                 "fold": k,
             }
-        reader, spans, _, _ = fitted.decision_models()
+        reader, spans, _, _ = fitted.models.decision_models()
         ranked = reader_rankings(held, reader, spans, settings.answer)
         for item_id, hit in first_passage_hits(ranked, fitted.order_weight).items():
             records[item_id]["hit1"] = bool(hit)
@@ -220,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index-dir", type=Path, help="use this index instead of a fresh one")
     parser.add_argument("--out", type=Path, default=RESULT_FILE, help="result file to write")
     parser.add_argument("--against", type=Path, help="an earlier result file to compare with")
+    parser.add_argument(
+        "--train-folds", type=int, default=0, metavar="N",
+        help="calibrate as `python -m eval.calibrate --train-folds N` does (default 0)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.folds < 3:
         parser.error("--folds must be at least 3 (one to hold out, one to choose, one to fit)")
@@ -228,9 +222,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = fitting_settings(args.index_dir, Path(scratch))
         index = get_index(settings)
         items = load_for_fitting("train") + load_for_fitting("dev")
-        records = held_out_answers(trace(items, index, settings), index, settings, args.folds)
+        traced = trace(items, index, settings)
+        records = held_out_answers(traced, index, settings, args.folds, args.train_folds)
     result = {
         "folds": args.folds,
+        "train_folds": args.train_folds,
         "questions": len(records),
         "figures": figures(records),
         "records": records,

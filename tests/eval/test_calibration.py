@@ -40,4 +40,16 @@ def test_the_passage_order_weight_is_the_best_one_on_train() -> None:
     best = max(on_train.values())
     # the lowest weight reaching the best train hit@1: the reader leads on ties
     assert data["order_weight"] == min(w for w, rate in on_train.items() if rate == best)
-    assert set(data["order_weight_hit1"]["dev"]) == set(data["order_weight_hit1"]["train"])
+    assert set(data["order_weight_hit1"]["held_out"]) == set(data["order_weight_hit1"]["train"])
+
+
+def test_the_choices_were_made_on_held_out_answers_within_the_limits() -> None:
+    data = _shipped()
+    held_out = data["held_out"]
+    assert held_out["dev"] == data["data"]["dev"]["items"]
+    # train's out-of-fold answers count only when it was dealt into folds
+    train_items = data["data"]["train"]["items"] if held_out["folds"] else 0
+    assert held_out["train_out_of_fold"] == train_items
+    at = data["held_out_at_thresholds"]
+    assert at["answerable_not_covered"] <= data["limits"]["answerable_not_covered"]
+    assert at["answerable_hedged"] <= data["limits"]["answerable_hedged"]

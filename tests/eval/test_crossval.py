@@ -7,10 +7,11 @@ these tests check its parts on the real question set and on small hand-made reco
 from __future__ import annotations
 
 from collections import Counter
+from types import SimpleNamespace
 
 import pytest
 
-from eval.calibrate import Traced
+from eval.calibrate import MAX_HEDGED, MAX_NOT_COVERED, Traced, choose_thresholds, held_out_splits
 from eval.crossval import deal_folds, figures, paired
 from eval.dataset import load_for_fitting
 
@@ -37,6 +38,41 @@ def test_the_folds_are_the_same_every_run(items) -> None:
     first = [[t.item.id for t in f] for f in deal_folds(items, 5)]
     assert first == [[t.item.id for t in f] for f in deal_folds(items, 5)]
     assert first != [[t.item.id for t in f] for f in deal_folds(items, 5, seed=1)]
+
+
+def test_calibration_answers_each_train_and_dev_question_once_by_models_that_never_saw_it() -> None:
+    train = [Traced(item, [], []) for item in load_for_fitting("train")]
+    dev = [Traced(item, [], []) for item in load_for_fitting("dev")]
+    splits = held_out_splits(train, dev, folds=5)
+    held_ids = [t.item.id for _fitting, held in splits for t in held]
+    assert sorted(held_ids) == sorted(t.item.id for t in train + dev)  # each once
+    dev_ids = {t.item.id for t in dev}
+    for fitting, held in splits:
+        fitted_on = {t.item.id for t in fitting}
+        assert not fitted_on & {t.item.id for t in held}
+        assert not fitted_on & dev_ids  # dev never fits
+    assert splits[0] == (train, dev)  # the shipped models: fitted on all of train
+    assert held_out_splits(train, dev, folds=0) == [(train, dev)]  # on dev alone
+
+
+def test_thresholds_flag_the_most_unanswerable_questions_within_the_limits() -> None:
+    def item(kind: str) -> SimpleNamespace:
+        answerable = kind == "factoid"
+        return SimpleNamespace(type=kind, answerable=answerable, on_topic=True)
+
+    # 100 answerable questions, their chance of answering spread 0.30-0.98, and 21
+    # unanswerable ones: 19 at 0.105-0.339, one at 0.355 and one at 0.6.
+    scored = [(item("factoid"), [(0.30 + 0.0069 * i, 1.0)]) for i in range(100)]
+    unanswerable = [0.105 + 0.013 * i for i in range(19)] + [0.355, 0.6]
+    scored += [(item("unanswerable"), [(p, 1.0)]) for p in unanswerable]
+    answered_at, _on_topic_at, got = choose_thresholds(scored)
+    assert got["answerable_hedged"] <= MAX_HEDGED
+    assert got["answerable_not_covered"] <= MAX_NOT_COVERED
+    # the highest threshold within 10% hedged: 0.37 would hedge 11 (up to 0.30 + 0.0069 *
+    # 10 = 0.369); 0.36 hedges 9 and flags all but the one at 0.6, 0.35 misses 0.355 too
+    assert answered_at == pytest.approx(0.36)
+    assert got["answerable_hedged"] == pytest.approx(0.09)
+    assert got["unanswerable_flagged"] == pytest.approx(20 / 21)
 
 
 def record(kind: str, state: str, hit1: bool | None = None, p_answers: float = 0.5) -> dict:
