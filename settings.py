@@ -80,7 +80,7 @@ class AnswerSettings(BaseModel):
     model_path: Path = Field(
         default=REPO_ROOT / "assistant" / "model" / "decision.json",
         description="The fitted reader and decision models, with the thresholds chosen on "
-        "held-out answers of dev and train (written by `make calibrate`).",
+        "the dev split (written by `make calibrate`).",
     )
     # How the features are computed. The fitted models read these features, so changing a
     # value here means refitting them: `make calibrate`.

@@ -11,8 +11,7 @@ its evidence, beside a question prior (how answerable, and how on topic, the tra
 questions nearest this one were), and two logistic models fitted on the train split by
 `make calibrate` combine them: the chance that the quote answers the question, and the
 chance that the archive is on the question's topic at all. The thresholds between the
-states were chosen on held-out answers (dev's, and train's out of fold); the sealed test
-split reports how they hold up. No
+states were chosen on the dev split; the sealed test split reports how they hold up. No
 single feature refuses on its own: a missing date, an unnamed nation or an unmatched
 focus word only moves the chances, by weights learned from data. The model file
 (assistant/model/decision.json) records the data and settings it was fitted with and the
@@ -204,7 +203,7 @@ class QuestionPrior:
 @dataclass(frozen=True)
 class DecisionModel:
     """The reader model, the question prior, the two decision models and the thresholds
-    chosen on held-out answers."""
+    chosen on dev."""
 
     reader: Logistic
     spans: Logistic
