@@ -217,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.folds < 3:
         parser.error("--folds must be at least 3 (one to hold out, one to choose, one to fit)")
+    if args.train_folds == 1 or args.train_folds < 0:
+        parser.error("--train-folds must be 0 or at least 2")
     against = json.loads(args.against.read_text(encoding="utf-8")) if args.against else None
     with tempfile.TemporaryDirectory(prefix="cpitg-crossval-") as scratch:
         settings = fitting_settings(args.index_dir, Path(scratch))

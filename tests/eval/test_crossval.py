@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from eval import calibrate, crossval
 from eval.calibrate import MAX_HEDGED, MAX_NOT_COVERED, Traced, choose_thresholds, held_out_splits
 from eval.crossval import deal_folds, figures, paired
 from eval.dataset import load_for_fitting
@@ -122,3 +123,20 @@ def test_paired_names_the_questions_that_got_better_or_worse() -> None:
     assert flagged["change"] == pytest.approx(1 / 3) and flagged["n"] == 3
     assert flagged["low"] <= flagged["change"] <= flagged["high"]
     assert (got["hit@1"]["better"], got["answerable_hedged"]["worse"]) == (["a1"], ["a1"])
+
+
+@pytest.mark.parametrize("command", [calibrate.main, crossval.main])
+@pytest.mark.parametrize("train_folds", ["1", "-2"])
+def test_train_folds_must_be_none_or_at_least_two(command, train_folds: str, capsys) -> None:
+    # refused before anything is read or fitted
+    with pytest.raises(SystemExit) as refused:
+        command(["--train-folds", train_folds])
+    assert refused.value.code == 2
+    assert "--train-folds must be 0 or at least 2" in capsys.readouterr().err
+
+
+def test_crossval_needs_three_folds(capsys) -> None:
+    with pytest.raises(SystemExit) as refused:
+        crossval.main(["--folds", "2"])
+    assert refused.value.code == 2
+    assert "--folds must be at least 3" in capsys.readouterr().err
