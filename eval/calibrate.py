@@ -472,10 +472,10 @@ def fit(train: list[Traced], dev: list[Traced], index, settings, folds: int = 0)
         models.append(fitted_models)
         scored += score_parts(held, fitted_models, keep_ratio, index, tuning)
     answered_at, on_topic_at, held_out_rates = choose_thresholds(scored)
-    held_out = {"dev": len(dev), "train_out_of_fold": len(train) if folds else 0}
+    held_out = {"dev": len(dev), "train_out_of_fold": len(train) if folds else 0, "folds": folds}
     return Fitted(
         models[0], keep_ratio, recall, order_weight, order_train, order_held_out,
-        answered_at, on_topic_at, held_out_rates, {**held_out, "folds": folds},
+        answered_at, on_topic_at, held_out_rates, held_out,
     )  # fmt: skip
 
 
@@ -660,19 +660,30 @@ def snapshot_index(folder: Path):
     return settings
 
 
+def add_train_folds(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """The --train-folds option, as calibrate and crossval both take it: 0, or at least 2
+    (one fold would answer train with models fitted on nothing)."""
+
+    def train_folds(text: str) -> int:
+        folds = int(text)
+        if folds == 1 or folds < 0:
+            raise argparse.ArgumentTypeError("--train-folds must be 0 or at least 2")
+        return folds
+
+    parser.add_argument("--train-folds", type=train_folds, default=0, metavar="N", help=help_text)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Calibrate on a fresh index of the bundled snapshot (or --index-dir) and write the file."""
     parser = argparse.ArgumentParser(prog="python -m eval.calibrate", description=__doc__)
     parser.add_argument("--index-dir", type=Path, help="use this index instead of a fresh one")
     parser.add_argument("--out", type=Path, help="model file (default: the settings' path)")
-    parser.add_argument(
-        "--train-folds", type=int, default=0, metavar="N",
-        help="choose on train's out-of-fold answers too, train dealt into N folds (0, the "
+    add_train_folds(
+        parser,
+        "choose on train's out-of-fold answers too, train dealt into N folds (0, the "
         "default and the shipped model: on dev alone)",
-    )  # fmt: skip
+    )
     args = parser.parse_args(argv)
-    if args.train_folds == 1 or args.train_folds < 0:
-        parser.error("--train-folds must be 0 or at least 2")
     with tempfile.TemporaryDirectory(prefix="cpitg-calibrate-") as scratch:
         settings = fitting_settings(args.index_dir, Path(scratch))
         out = args.out or settings.answer.model_path

@@ -38,6 +38,7 @@ import numpy as np
 from eval.calibrate import (
     SEED,
     Traced,
+    add_train_folds,
     deal_folds,
     first_passage_hits,
     fit,
@@ -210,15 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index-dir", type=Path, help="use this index instead of a fresh one")
     parser.add_argument("--out", type=Path, default=RESULT_FILE, help="result file to write")
     parser.add_argument("--against", type=Path, help="an earlier result file to compare with")
-    parser.add_argument(
-        "--train-folds", type=int, default=0, metavar="N",
-        help="calibrate as `python -m eval.calibrate --train-folds N` does (default 0)",
-    )  # fmt: skip
+    add_train_folds(parser, "calibrate as `python -m eval.calibrate --train-folds N` does")
     args = parser.parse_args(argv)
     if args.folds < 3:
         parser.error("--folds must be at least 3 (one to hold out, one to choose, one to fit)")
-    if args.train_folds == 1 or args.train_folds < 0:
-        parser.error("--train-folds must be 0 or at least 2")
     against = json.loads(args.against.read_text(encoding="utf-8")) if args.against else None
     with tempfile.TemporaryDirectory(prefix="cpitg-crossval-") as scratch:
         settings = fitting_settings(args.index_dir, Path(scratch))
