@@ -1,7 +1,8 @@
-"""Sentence and list-marker helpers shared by ingest, the index, the assistant and the eval.
+"""Sentence, word and list-marker helpers shared by ingest, the index, the assistant and the eval.
 
-One home for the rules that say where a sentence ends and what a list marker is, so the
-chunker, the sentence vectors, the answer composer and the scorer all cut text the same way.
+One home for the rules that say where a sentence ends, what a word is and what a list
+marker is, so the chunker, the stored vectors, the reader, the answer composer and the
+scorer all cut text the same way.
 """
 
 from __future__ import annotations
@@ -47,6 +48,15 @@ def line_sentences(line: str) -> list[str]:
 def distinct_sentences(chunks: list[Chunk]) -> list[str]:
     """Every distinct sentence of the chunks, sorted: what a build stores vectors for."""
     return sorted({s for c in chunks for s in chunk_sentences(c)})
+
+
+WORD = re.compile(r"[a-z][a-z0-9]+")  # a lower-cased word that may carry meaning
+
+
+def distinct_words(chunks: list[Chunk]) -> list[str]:
+    """Every distinct lower-cased word of the chunks' embedded texts, sorted: the build
+    stores their vectors, so the reader's paraphrase matching needs no embedding at start."""
+    return sorted({w for c in chunks for w in WORD.findall(c.embed_text.lower())})
 
 
 def strip_marker(line: str) -> str:

@@ -45,7 +45,14 @@ class WordVectors:
 
     def __init__(self, index: SearchIndex) -> None:
         vocabulary = sorted({w for c in index.chunks.values() for w in content_words(c.embed_text)})
-        vectors = index.embed_texts(vocabulary) if vocabulary else np.zeros((0, 1), np.float32)
+        stored = index.stored_words  # the build embedded them (words.npz), unless it is older
+        unstored = [w for w in vocabulary if w not in stored]
+        embedded = dict(zip(unstored, index.embed_texts(unstored), strict=True)) if unstored else {}
+        vectors = (
+            np.stack([stored[w] if w in stored else embedded[w] for w in vocabulary])
+            if vocabulary
+            else np.zeros((0, 1), np.float32)
+        )
         self._index = index
         self._rows = {w: i for i, w in enumerate(vocabulary)}
         self._vectors = vectors

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from assistant.lexicon import spellings, stopwords
+from sentences import WORD
 
 STOPWORDS = stopwords()
-_CONTENT_WORD = re.compile(r"[a-z][a-z0-9]+")  # a word that may carry meaning
 
 
 def question_terms(text: str) -> list[str]:
@@ -67,7 +67,7 @@ def text_view(text: str) -> TextView:
         lowered=lowered,
         words=frozenset(words),
         sorted_words=tuple(sorted(words)),
-        sequence=tuple(_CONTENT_WORD.findall(lowered)),
+        sequence=tuple(WORD.findall(lowered)),
         acronyms=frozenset(a.lower() for a in re.findall(r"\b[A-Z][A-Z0-9&]{1,7}\b", text)),
         vocabulary=tuple(sorted(content_words(text))),
     )
@@ -82,7 +82,7 @@ def text_holds(term: str, text: str) -> bool:
 
 def content_words(text: str) -> set[str]:
     """The text's lower-cased words that may carry meaning: letters first, no stop words."""
-    return set(_CONTENT_WORD.findall(text.lower())) - STOPWORDS
+    return set(WORD.findall(text.lower())) - STOPWORDS
 
 
 def words_of(text: str) -> set[str]:

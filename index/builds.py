@@ -4,7 +4,7 @@ Layout under the index folder (ASSISTANT_INDEX_DIR):
 
     CURRENT                 name of the build that serves answers
     builds/<build_id>/      manifest.json, chunks.jsonl, sections.jsonl, bm25/,
-                            vectors.npz (chunk embeddings), sentences.npz,
+                            vectors.npz (chunk embeddings), sentences.npz, words.npz,
                             chroma/ (embedded mode only)
     builds/.tmp-<build_id>/ a build being written, or the leftover of a killed ingest
     ingest.lock             held while an ingest runs (flock), with the holder's pid

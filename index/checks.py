@@ -49,8 +49,10 @@ def check_build(stored: StoredIndex, settings: Settings) -> None:
 def missing_files(build_dir: Path, embedded: bool, deep: bool = False) -> list[str]:
     """What a build lacks: "bm25 missing", "chroma/chroma.sqlite3 is not SQLite", ...
 
-    deep=True also reads the BM25 files and the sentence vectors (~50 ms for the
-    snapshot), so an unchanged re-ingest notices a damaged file and rebuilds.
+    deep=True also reads the BM25 files and the sentence and word vectors (~50 ms for
+    the snapshot), so an unchanged re-ingest notices a damaged file and rebuilds. A build
+    from before words.npz still serves (the reader embeds the words on first use), but
+    is not reused: the next ingest writes the file.
     """
     problems = [
         f"{name} missing"
@@ -66,8 +68,9 @@ def missing_files(build_dir: Path, embedded: bool, deep: bool = False) -> list[s
         except OSError:
             problems.append("chroma/ missing")
     if deep and not problems:
-        if load_vectors(build_dir / "sentences.npz") is None:
-            problems.append("sentences.npz unreadable")
+        for name in ("sentences.npz", "words.npz"):
+            if load_vectors(build_dir / name) is None:
+                problems.append(f"{name} missing or unreadable")
         problems.extend(bm25_problems(build_dir / "bm25"))
     return problems
 

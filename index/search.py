@@ -25,7 +25,7 @@ from index.builds import StoredIndex, read_index
 from index.checks import check_build, probe_collection
 from index.chroma import chroma_client, connection_reason, is_connection_error, unreachable_message
 from index.errors import CorruptIndexError, IndexUnavailableError, rebuild_command
-from index.vectors import load_sentence_table
+from index.vectors import load_sentence_table, load_vectors
 from records import Chunk, Section
 from settings import Settings
 
@@ -48,6 +48,9 @@ class SearchIndex:
     bm25: object  # llama_index BM25Retriever
     sentence_rows: dict[str, int]
     sentence_vectors: np.ndarray
+    # The build's word vectors (words.npz): empty for a build from before the file, whose
+    # words the reader embeds on first use instead.
+    stored_words: dict[str, np.ndarray] = field(default_factory=dict)
     # What close() releases: the Chroma client (its SQLite files) and any scratch copy.
     resources: list = field(default_factory=list, repr=False)
     # Tables the assistant derives from this build (sentence matrices, IDF), made once on
@@ -215,6 +218,7 @@ def _load(settings: Settings) -> SearchIndex:
     try:
         bm25 = load_bm25(stored.build_dir, min(len(stored.chunks), BM25_TOP_K))
         texts, vectors = load_sentence_table(stored.build_dir / "sentences.npz")
+        words = load_vectors(stored.build_dir / "words.npz") or {}
     except Exception as error:  # noqa: BLE001 - a damaged zip/JSON/pickle raises many types
         _release(resources)
         first_line = str(error).splitlines()[0] if str(error) else ""
@@ -230,6 +234,7 @@ def _load(settings: Settings) -> SearchIndex:
         bm25=bm25,
         sentence_rows={t: i for i, t in enumerate(texts)},
         sentence_vectors=vectors,
+        stored_words=words,
         resources=resources,
     )
 

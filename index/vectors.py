@@ -1,9 +1,10 @@
 """The vectors of a build: embedding in batches, and the chunk and sentence vectors on disk.
 
-Each build keeps vectors.npz (chunk id -> embedding) and sentences.npz (sentence ->
-embedding). The next build reads them back by key, so only new or changed chunks and
-sentences are embedded: keys are content (a chunk id hashes its text), so a key that
-is still there still has the right vector.
+Each build keeps vectors.npz (chunk id -> embedding), sentences.npz (sentence ->
+embedding) and words.npz (word -> embedding, for the reader's paraphrase matching). The
+next build reads them back by key, so only new or changed chunks, sentences and words
+are embedded: keys are content (a chunk id hashes its text), so a key that is still
+there still has the right vector.
 """
 
 from __future__ import annotations
@@ -70,11 +71,15 @@ def previous_chunk_vectors(previous: dict | None, settings: Settings) -> dict[st
     }
 
 
-def previous_sentence_vectors(previous: dict | None) -> dict[str, np.ndarray]:
-    """Embeddings of the previous build's sentences (empty when there is no previous build)."""
-    if previous is None:
-        return {}
-    return load_vectors(previous["build_dir"] / "sentences.npz") or {}
+def embed_texts_reusing(
+    texts: list[str], kind: str, previous: dict | None, settings: Settings, progress: bool
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Vectors of the texts (kind "sentences" or "words"): the previous build's from its
+    <kind>.npz where it has them, the rest embedded. Returns them and the texts embedded."""
+    old = (load_vectors(previous["build_dir"] / f"{kind}.npz") if previous else None) or {}
+    missing = [t for t in texts if t not in old]
+    fresh = embed_with_progress(missing, settings, progress, f"embed {kind}")
+    return {**old, **dict(zip(missing, fresh, strict=True))}, missing
 
 
 def save_vectors(
