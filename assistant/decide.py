@@ -22,7 +22,7 @@ shows: the one holding the best-read sentence first (order_passages).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -71,6 +71,7 @@ DECISION_FEATURES = (
     "short_question",
     "question_prior",
     "topic_prior",
+    "unmatched_prior",
 )
 # The on-topic model reads only how close the archive comes to the question at all, and
 # how on topic the nearest train questions were: with few off-topic questions to learn
@@ -138,6 +139,9 @@ class PriorReading:
     answerable: float  # their weighted share answerable from the archive
     on_topic: float  # their weighted share on a topic the archive covers
     nearest: int  # the row of the nearest one (-1: no prior read)
+    # the weighted share answerable of the train questions whose unmatched words are
+    # nearest this one's (0.5 when not read)
+    unmatched: float = 0.5
 
 
 NO_PRIOR = PriorReading(0.5, 0.5, -1)  # before the prior is fitted (while calibrating)
@@ -153,6 +157,12 @@ class QuestionPrior:
     the nearest train questions (by MiniLM cosine), each weighted by exp(sharpness x
     cosine); the decision models weigh it beside the passage features, so on its own it
     refuses nothing. The nearest one is shown in the reason, for the reviewer.
+
+    A second reading compares what the question asks beyond the passage sharing most of
+    its words (the words that passage does not use, embedded: Query.unmatched_vector)
+    with the same of the train questions. It carries to topics no train question was on:
+    "who's person heading up" or "step by step" is left over by unanswerable questions
+    whatever their subject, a bare "what is" by answered ones.
     """
 
     vectors: np.ndarray  # the train questions' vectors (normalised), one row each
@@ -160,6 +170,7 @@ class QuestionPrior:
     on_topic: np.ndarray  # 1 where it is on a topic the archive covers
     questions: np.ndarray  # their text
     items: np.ndarray  # their item ids (a question's own item is left out while fitting)
+    unmatched: np.ndarray | None = None  # their Query.unmatched_vector, one row each
 
     @classmethod
     def load(cls, path: Path) -> QuestionPrior:
@@ -170,9 +181,11 @@ class QuestionPrior:
                 on_topic=data["on_topic"].astype(np.float64),
                 questions=data["questions"],
                 items=data["items"],
+                unmatched=data["unmatched"].astype(np.float32) if "unmatched" in data else None,
             )
 
     def save(self, path: Path) -> None:
+        half = {} if self.unmatched is None else {"unmatched": self.unmatched.astype(np.float16)}
         np.savez_compressed(
             path,
             vectors=self.vectors.astype(np.float16),  # half precision: a quarter of the size
@@ -180,24 +193,57 @@ class QuestionPrior:
             on_topic=self.on_topic.astype(np.uint8),
             questions=self.questions,
             items=self.items,
+            **half,
         )
 
     def read(
         self, vector: np.ndarray, neighbours: int, sharpness: float, leave_out: str = ""
     ) -> PriorReading:
         """The weighted shares of the nearest questions, and the nearest's row."""
-        similarity = self.vectors @ np.asarray(vector, dtype=np.float32)
+        answerable, on_topic, nearest = self._nearest(
+            self.vectors, vector, neighbours, sharpness, leave_out
+        )
+        return PriorReading(answerable, on_topic, nearest)
+
+    def read_unmatched(
+        self, vector: np.ndarray, neighbours: int, sharpness: float, leave_out: str = ""
+    ) -> float:
+        """The weighted share answerable of the questions whose unmatched words are nearest
+        these (vector: a Query.unmatched_vector); 0.5 for a prior saved without them."""
+        if self.unmatched is None:
+            return 0.5
+        return self._nearest(self.unmatched, vector, neighbours, sharpness, leave_out)[0]
+
+    def _nearest(
+        self, rows: np.ndarray, vector: np.ndarray, neighbours: int, sharpness: float,
+        leave_out: str,
+    ) -> tuple[float, float, int]:  # fmt: skip
+        similarity = rows @ np.asarray(vector, dtype=np.float32)
         if leave_out:
             similarity = np.where(self.items == leave_out, -np.inf, similarity)
         count = min(neighbours, len(similarity))
         nearest = np.argpartition(-similarity, count - 1)[:count]
         weights = np.exp(sharpness * (similarity[nearest] - similarity[nearest].max()))
         weights /= weights.sum()
-        return PriorReading(
-            answerable=float(weights @ self.answerable[nearest]),
-            on_topic=float(weights @ self.on_topic[nearest]),
-            nearest=int(nearest[np.argmax(similarity[nearest])]),
+        return (
+            float(weights @ self.answerable[nearest]),
+            float(weights @ self.on_topic[nearest]),
+            int(nearest[np.argmax(similarity[nearest])]),
         )
+
+
+def read_prior(
+    prior: QuestionPrior, query: Query, tuning: AnswerSettings, leave_out: str = ""
+) -> PriorReading:
+    """Both readings of the prior for a question: by the question, and by its words beyond
+    the passage sharing most of them (query.unmatched_vector)."""
+    reading = prior.read(query.vector, tuning.prior_neighbours, tuning.prior_sharpness, leave_out)
+    if query.unmatched_vector is None:
+        return reading
+    share = prior.read_unmatched(
+        query.unmatched_vector, tuning.prior_neighbours, tuning.prior_sharpness, leave_out
+    )
+    return replace(reading, unmatched=share)
 
 
 @dataclass(frozen=True)
@@ -383,9 +429,10 @@ def decide(
         return Decision(
             NOT_COVERED, [], evidence={"retrieval": "nothing relevant retrieved"}, passages=passages
         )
-    prior = model.prior.read(query.vector, tuning.prior_neighbours, tuning.prior_sharpness)
+    prior = read_prior(model.prior, query, tuning)
     features, evidence = question_features(query, ranked, chosen, index, tuning, prior)
     evidence["question alone"] = _nearest_evidence(model.prior, prior)
+    evidence["beyond the passage"] = f"{query.unmatched_text!r}, {prior.unmatched:.2f} answerable"
     p_answers = model.answers.predict_one(features)
     p_on_topic = model.on_topic.predict_one(features)
     status = state_for(p_answers, p_on_topic, model.answered_at, model.on_topic_at)
@@ -462,6 +509,7 @@ def question_features(
         "short_question": 1.0 / (1 + len(terms)),
         "question_prior": prior.answerable,
         "topic_prior": prior.on_topic,
+        "unmatched_prior": prior.unmatched,
     }
     for name in ("precise", "name", "loose"):
         features[f"{name}_asked"] = float(group == name)

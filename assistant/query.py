@@ -22,7 +22,7 @@ from assistant.followup import ArchiveWords, resolve
 from assistant.kinds import Asked, asked_kind
 from assistant.lexicon import SEASON_RE, focus_stops, generic_focus, month_pattern, nations
 from assistant.match import word_vectors
-from assistant.terms import STOPWORDS, question_terms
+from assistant.terms import STOPWORDS, question_terms, unmatched_spans
 from index.search import SearchIndex
 
 MAX_QUESTION_CHARS = 2000
@@ -77,6 +77,16 @@ class Query:
     focus: tuple[str, ...] = ()
     nation: str | None = None
     pinned: tuple[str, ...] = field(default=())  # figures and dates the question pins down
+    # Where its words sit that the passage sharing most of them does not use, and their
+    # vector read in the question: what it asks beyond what the archive says of its
+    # subject, which the question prior compares with the train questions' own.
+    unmatched: tuple[tuple[int, int], ...] = ()
+    unmatched_vector: np.ndarray | None = None
+
+    @property
+    def unmatched_text(self) -> str:
+        """Its unmatched words, for the reason shown ("who's person heading up")."""
+        return " ".join(self.text[a:b] for a, b in self.unmatched)
 
 
 def clean_question(question: object) -> str:
@@ -128,16 +138,31 @@ _NOT_YET = np.zeros(0, dtype=np.float32)  # a Query read but not embedded yet
 
 
 def _embed_queries(queries: list[Query], index: SearchIndex) -> list[Query]:
-    """Give the queries their vectors, embedding their texts and their words the archive
-    has no vector for in one encode: a short encode costs mostly per call, and the reader
-    would otherwise embed each new word on first sight (assistant/match.py)."""
+    """Give the queries their vectors (and their unmatched words' vectors, from the same
+    pass), embedding their texts and their words the archive has no vector for in one
+    encode: a short encode costs mostly per call, and the reader would otherwise embed
+    each new word on first sight (assistant/match.py)."""
     vectors = word_vectors(index)
     new_words = vectors.unseen(w for q in queries for w in (*q.terms, *q.ask_terms, *q.focus))
+    first = {q.text: q for q in reversed(queries)}  # a text's spans are the same in each
     texts = list(dict.fromkeys(q.text for q in queries))
-    text_vectors, word_rows = index.embed_together(texts, new_words)
+    text_vectors, span_vectors, word_rows = index.embed_with_spans(
+        texts, [list(first[t].unmatched) for t in texts], new_words
+    )
     vectors.remember(new_words, word_rows)
-    by_text = dict(zip(texts, text_vectors, strict=True))
-    return [replace(q, vector=by_text[q.text]) for q in queries]
+    by_text = dict(zip(texts, zip(text_vectors, span_vectors, strict=True), strict=True))
+    return [
+        replace(q, vector=by_text[q.text][0], unmatched_vector=by_text[q.text][1]) for q in queries
+    ]
+
+
+def unmatched_in(text: str, index: SearchIndex) -> tuple[tuple[int, int], ...]:
+    """Where the question's words sit that the passage sharing most of them (BM25's
+    first, headings included) does not use; all of them when no passage shares any."""
+    ranked = index.keyword(text)
+    chunk = index.chunks[ranked[0][0]] if ranked else None
+    passage = f"{' '.join(chunk.heading_path)} {chunk.text}" if chunk else ""
+    return tuple(unmatched_spans(text, passage))
 
 
 def archive_words(index: SearchIndex) -> ArchiveWords:
@@ -202,14 +227,23 @@ def make_query(
     vector: np.ndarray | None = None,
 ) -> Query:
     """Embed the question (unless given its vector) and read it; explicit season filters
-    win over named seasons."""
+    win over named seasons. Given a vector, the unmatched words' vector is left to
+    _embed_queries, which embeds every part in one pass."""
     named = seasons_named(text, index.seasons)
     chosen = tuple(seasons or named)
     ask = ask_clause(asked)
+    unmatched = unmatched_in(text, index)
+    if vector is None:
+        vectors, span_vectors, _ = index.embed_with_spans([text], [list(unmatched)], [])
+        vector, unmatched_vector = vectors[0], span_vectors[0]
+    else:
+        unmatched_vector = None
     return Query(
         text=text,
         asked=asked,
-        vector=index.embed_query(text) if vector is None else vector,
+        vector=vector,
+        unmatched=unmatched,
+        unmatched_vector=unmatched_vector,
         seasons=chosen,
         wants_latest=wants_latest(text) and not chosen,
         topics=tuple(topics or ()),

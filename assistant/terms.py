@@ -85,6 +85,26 @@ def content_words(text: str) -> set[str]:
     return set(WORD.findall(text.lower())) - STOPWORDS
 
 
+_ASKED_WORD = re.compile(r"[a-z0-9][a-z0-9'’&-]*", re.IGNORECASE)
+
+
+def unmatched_spans(question: str, passage: str) -> list[tuple[int, int]]:
+    """Where the question's words that the passage does not use sit in it: what it asks
+    beyond what the passage speaks of. Stop words stay, for they are often the ask itself:
+    "Who's the person at NHSBSA heading up the RTEC project?" against a passage saying only
+    that NHSBSA leads the RTEC project leaves "who's person heading up".
+    """
+    used = set(_ASKED_WORD.findall(passage.lower()))
+    # Matched in the question as typed (lower() may change a text's length), compared lower.
+    found = _ASKED_WORD.finditer(question)
+    return [m.span() for m in found if m.group().lower() not in used]
+
+
+def unmatched_words(question: str, passage: str) -> list[str]:
+    """The question's words, in order and lower-cased, that the passage does not use."""
+    return [question[a:b].lower() for a, b in unmatched_spans(question, passage)]
+
+
 def words_of(text: str) -> set[str]:
     """The lower-cased words of a text, as a set."""
     return set(re.findall(r"[a-z0-9£]+", text.lower()))

@@ -201,26 +201,29 @@ def fit_prior(train: list[Traced], tuning) -> tuple[object, dict[tuple[str, int]
     """The question prior over the train questions, and each train part's reading of it
     with its own item left out: the decision models then learn how far to trust the prior
     from readings made without seeing the question, as at run time."""
-    from assistant.decide import QuestionPrior
+    from assistant.decide import QuestionPrior, read_prior
+
+    def half(vectors: list) -> np.ndarray:
+        # at the half precision asked.npz stores, so fitting reads what run time will
+        return np.vstack(vectors).astype(np.float16).astype(np.float32)
 
     rows = [
-        (t.item.id, query.text, int(t.item.answerable), int(t.item.on_topic), query.vector)
+        (t.item.id, query.text, int(t.item.answerable), int(t.item.on_topic), query.vector,
+         query.unmatched_vector)
         for t in train
         if t.item.type != "partial"  # answerable in part: no clean label
         for query, _hits, _readings in t.parts
-    ]
+    ]  # fmt: skip
     prior = QuestionPrior(
-        # at the half precision asked.npz stores, so fitting reads what run time will
-        vectors=np.vstack([r[4] for r in rows]).astype(np.float16).astype(np.float32),
+        vectors=half([r[4] for r in rows]),
         answerable=np.array([r[2] for r in rows], dtype=np.float64),
         on_topic=np.array([r[3] for r in rows], dtype=np.float64),
         questions=np.array([r[1] for r in rows]),
         items=np.array([r[0] for r in rows]),
+        unmatched=half([r[5] for r in rows]),
     )
     left_out = {
-        (t.item.id, number): prior.read(
-            query.vector, tuning.prior_neighbours, tuning.prior_sharpness, leave_out=t.item.id
-        )
+        (t.item.id, number): read_prior(prior, query, tuning, leave_out=t.item.id)
         for t in train
         for number, (query, _hits, _readings) in enumerate(t.parts)
     }
@@ -557,12 +560,12 @@ def score_parts(
 ) -> list[tuple[object, list]]:
     """Each item with its parts' (chance it answers, chance it is on topic), or None for a
     part with nothing read, as the models give them: what the thresholds act on."""
-    from assistant.decide import DECISION_FEATURES
+    from assistant.decide import DECISION_FEATURES, read_prior
 
     reader, spans, answers, on_topic = models.decision_models()
 
     def prior_of(_t: Traced, _number: int, query):
-        return models.prior.read(query.vector, tuning.prior_neighbours, tuning.prior_sharpness)
+        return read_prior(models.prior, query, tuning)
 
     scored = []
     for t, parts in part_rows(traced, reader, keep_ratio, tuning, index, spans, prior_of):

@@ -138,12 +138,14 @@ TARGETS: dict[str, Floor] = {
 # on its grown train split, 2026-12-01: hit@1 0.859 (the 181 earlier questions still
 # 0.873), unanswerable flagged 0.797 and answered 0.203; citation support 0.956 reaches
 # its target. Then the passages shown in reader order (assistant.decide.order_passages):
-# hit@1 0.874, the floor 0.85 -> 0.86.
+# hit@1 0.874, the floor 0.85 -> 0.86. Then the question prior's second reading (what a
+# question asks beyond its closest passage, 2026-12-02): flagged 0.838 (62 of 74) and
+# answered 0.162, the floors 0.78 -> 0.82 and 0.22 -> 0.18.
 FLOORS: dict[str, Floor] = {
     **TARGETS,
     "hit@1": Floor(0.86, AT_LEAST),
-    "unanswerable_flagged": Floor(0.78, AT_LEAST),
-    "unanswerable_answered": Floor(0.22, AT_MOST),
+    "unanswerable_flagged": Floor(0.82, AT_LEAST),
+    "unanswerable_answered": Floor(0.18, AT_MOST),
 }
 
 

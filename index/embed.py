@@ -76,6 +76,62 @@ def embed_together(
     return vectors[: len(queries)], vectors[len(queries) :]
 
 
+def embed_with_spans(
+    queries: list[str],
+    spans: list[list[tuple[int, int]]],
+    texts: list[str],
+    model: str | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the query vectors, for each query the vector of its words at spans read in its
+    context, and the text vectors: from the passes embed_together would make.
+
+    A span vector is the mean of the query's token vectors that overlap its spans
+    (character offsets), normalised: the model's own mean pooling, kept to those words.
+    The words need no pass of their own, and they mean what they mean in the question.
+    Empty spans pool the whole query. A model with a query prompt (which moves the
+    offsets) embeds the span words in a pass of their own instead.
+    """
+    st_model = load_embedder(model)._model
+    if st_model.prompts.get("query", "") != st_model.prompts.get("text", ""):
+        query_vectors, text_vectors = embed_together(queries, texts, model)
+        words = [" ".join(q[a:b] for a, b in s) or q for q, s in zip(queries, spans, strict=True)]
+        return query_vectors, embed_texts(words, model), text_vectors
+    if not queries:
+        empty = embed_texts([], model)
+        return empty, empty, embed_texts(texts, model)
+    apart = _cheaper_apart(queries, texts, model)
+    outputs = st_model.encode(queries if apart else [*queries, *texts], output_value=None)
+    offsets = st_model.tokenizer(
+        queries, return_offsets_mapping=True, truncation=True, max_length=st_model.max_seq_length
+    )["offset_mapping"]
+    query_outputs = outputs[: len(queries)]
+    query_vectors = np.stack([o["sentence_embedding"].float().numpy() for o in query_outputs])
+    span_vectors = np.stack(
+        [
+            _pool(o["token_embeddings"].float().numpy(), where, wanted)
+            for o, where, wanted in zip(query_outputs, offsets, spans, strict=True)
+        ]
+    )
+    if apart:
+        text_vectors = embed_texts(texts, model)
+    elif texts:
+        text_vectors = np.stack(
+            [o["sentence_embedding"].float().numpy() for o in outputs[len(queries) :]]
+        )
+    else:
+        text_vectors = embed_texts([], model)
+    return query_vectors, span_vectors, text_vectors.astype(np.float32)
+
+
+def _pool(tokens: np.ndarray, offsets: list, spans: list[tuple[int, int]]) -> np.ndarray:
+    """The normalised mean of the token vectors overlapping the spans (all real tokens when
+    none do: [CLS], [SEP] and padding have empty offsets)."""
+    real = [i for i, (a, b) in enumerate(offsets) if b > a]
+    kept = [i for i in real if any(offsets[i][0] < e and offsets[i][1] > s for s, e in spans)]
+    vector = tokens[kept or real].mean(axis=0)
+    return (vector / (np.linalg.norm(vector) or 1.0)).astype(np.float32)
+
+
 # A second pass through the model costs about as much as this many more tokens in one
 # (MiniLM on two CPU cores: ~15 ms a pass, ~0.3 ms a token).
 PASS_TOKENS = 48

@@ -109,6 +109,13 @@ class SearchIndex:
 
         return embed_together(queries, texts, self.settings.embed_model)
 
+    def embed_with_spans(
+        self, queries: list[str], spans: list[list[tuple[int, int]]], texts: list[str]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        from index.embed import embed_with_spans
+
+        return embed_with_spans(queries, spans, texts, self.settings.embed_model)
+
     def nearest(
         self, vector: np.ndarray, count: int, where: dict[str, list[str]] | None = None
     ) -> list[tuple[str, float]]:

@@ -24,11 +24,13 @@ from assistant.decide import (
     decide,
     load_model,
     order_passages,
+    read_prior,
     state_for,
 )
 from assistant.query import make_query
 from assistant.reader import Reading, read
 from assistant.retrieve import retrieve
+from assistant.terms import unmatched_words
 from records import Chunk, Hit
 
 ASKED = [  # item id, question, answerable, on topic
@@ -44,6 +46,10 @@ def index(snapshot_settings):
     return get_index(snapshot_settings)
 
 
+# What each ASKED question asks beyond its top passage (the words unmatched_words leaves).
+UNMATCHED = ["when do have to", "which are", "what is phone number of", "have you got good recipe"]
+
+
 @pytest.fixture(scope="module")
 def prior(index) -> QuestionPrior:
     return QuestionPrior(
@@ -52,7 +58,35 @@ def prior(index) -> QuestionPrior:
         on_topic=np.array([t for _, _, _, t in ASKED], dtype=np.float64),
         questions=np.array([q for _, q, _, _ in ASKED]),
         items=np.array([i for i, _, _, _ in ASKED]),
+        unmatched=index.embed_texts(UNMATCHED),
     )
+
+
+def test_unmatched_words_are_what_the_question_asks_beyond_the_passage() -> None:
+    passage = "NHSBSA has led the RTEC project since January 2020."
+    question = "Who's the person at NHSBSA heading up the RTEC project?"
+    # In the question's order, case aside; stop words stay, for they are often the ask.
+    assert unmatched_words(question, passage) == ["who's", "person", "at", "heading", "up"]
+    assert unmatched_words("When did the RTEC project start?", passage) == ["when", "did", "start"]
+    assert unmatched_words("rtec project", passage) == []
+    assert unmatched_words("What is RTEC?", "") == ["what", "is", "rtec"]
+
+
+def test_the_unmatched_reading_leans_to_questions_that_left_alike_words(index, prior) -> None:
+    # Another subject, the same ask left over: a phone number is not in the bulletins.
+    phone = prior.read_unmatched(index.embed_texts(["what is telephone number of"])[0], 1, 10.0)
+    assert phone == 0.0
+    when = index.embed_texts(["when do have to"])[0]
+    assert prior.read_unmatched(when, 1, 10.0) == 1.0
+    # Its own item left out, the nearest of the others answers.
+    others = [1, 2, 3]
+    nearest_other = others[int(np.argmax(prior.unmatched[others] @ when))]
+    hidden = prior.read_unmatched(when, 1, 10.0, leave_out="a-1")
+    assert hidden == prior.answerable[nearest_other]
+    # A prior saved before the second reading existed reads it as uninformed.
+    older = QuestionPrior(prior.vectors, prior.answerable, prior.on_topic, prior.questions,
+                          prior.items)  # fmt: skip
+    assert older.read_unmatched(index.embed_texts(["when"])[0], 4, 10.0) == 0.5
 
 
 def test_the_prior_leans_to_the_nearest_questions(index, prior) -> None:
@@ -83,6 +117,7 @@ def test_the_prior_survives_its_file(prior, tmp_path: Path) -> None:
     assert np.abs(loaded.vectors - prior.vectors).max() < 1e-3  # stored at half precision
     assert list(loaded.answerable) == list(prior.answerable)
     assert list(loaded.on_topic) == list(prior.on_topic)
+    assert np.abs(loaded.unmatched - prior.unmatched).max() < 1e-3
 
 
 def test_the_decision_reads_the_shipped_prior(snapshot_settings, index) -> None:
@@ -94,9 +129,12 @@ def test_the_decision_reads_the_shipped_prior(snapshot_settings, index) -> None:
         query, read(query, retrieve(query, index), index, tuning), index, model, tuning
     )
     assert set(decision.features) == set(DECISION_FEATURES)
-    expected = model.prior.read(query.vector, tuning.prior_neighbours, tuning.prior_sharpness)
+    expected = read_prior(model.prior, query, tuning)
     assert decision.features["question_prior"] == pytest.approx(expected.answerable)
     assert decision.features["topic_prior"] == pytest.approx(expected.on_topic)
+    assert decision.features["unmatched_prior"] == pytest.approx(expected.unmatched)
+    assert model.prior.unmatched is not None and 0.0 < expected.unmatched < 1.0
+    assert "beyond the passage" in decision.reason
     assert "nearest asked" in decision.reason
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from assistant.query import (
@@ -121,3 +122,20 @@ def test_wants_latest(question: str, latest: bool) -> None:
 
 def test_clean_question_reduces_html_and_controls() -> None:
     assert clean_question("<b>EPS</b>\x00 dates?") == "EPS dates?"
+
+
+def test_a_query_knows_what_it_asks_beyond_its_closest_passage(snapshot_settings) -> None:
+    from assistant import get_index
+    from assistant.query import make_queries, make_query
+
+    index = get_index(snapshot_settings)
+    question = "Who is the person at NHSBSA heading up the RTEC project?"
+    alone = make_query(question, question, index)
+    # The archive's RTEC passage names NHSBSA and the project, not the person.
+    assert "person" in alone.unmatched_text.split() and "rtec" not in alone.unmatched_text.lower()
+    assert alone.unmatched_vector is not None and alone.unmatched_vector.shape == (384,)
+    # Asked through make_queries (one pass for every part), the same words and vector.
+    whole, parts = make_queries(question, None, index)
+    assert whole.unmatched == alone.unmatched and parts == [whole]
+    assert np.allclose(whole.unmatched_vector, alone.unmatched_vector, atol=1e-5)
+    assert np.allclose(whole.vector, alone.vector, atol=1e-5)

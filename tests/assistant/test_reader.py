@@ -125,14 +125,20 @@ def test_a_question_is_embedded_in_one_encode(index, monkeypatch) -> None:
     vectors = word_vectors(index)  # the archive's vocabulary is embedded once, beforehand
     calls = []
     embed_together = index.embed_together
+    embed_with_spans = index.embed_with_spans
     monkeypatch.setattr(index, "embed_query", lambda text: calls.append(text))
     monkeypatch.setattr(index, "embed_texts", lambda texts: calls.append(texts))
+    monkeypatch.setattr(index, "embed_together", lambda q, t: calls.append((q, t)))
     monkeypatch.setattr(
-        index, "embed_together", lambda q, t: calls.append((q, t)) or embed_together(q, t)
+        index,
+        "embed_with_spans",
+        lambda q, s, t: calls.append((q, t)) or embed_with_spans(q, s, t),
     )
     question = "How many zorblatt jabs were given, and which quuxified system ran them?"
     whole, parts = make_queries(question, None, index)
-    assert len(parts) == 2 and len(calls) == 1  # the whole, both parts and the new words
+    # The whole, both parts, their unmatched words and the new words: one call.
+    assert len(parts) == 2 and len(calls) == 1
+    assert all(q.unmatched_vector is not None for q in (whole, *parts))
     texts, words = calls[0]
     assert texts == [question, *(p.text for p in parts)]
     assert {"zorblatt", "quuxified"} <= set(words)

@@ -40,12 +40,13 @@ ISSUE_TARGETS = {
 # target, flagged from 0.73 to 0.78 and answered from 0.27 to 0.22; hit@1 went from 0.87 to
 # 0.85 because the new questions are harder to rank (13 of 17 first, against 103 of 118
 # before, unchanged). Showing the passages in reader order then took hit@1 to 0.874 and
-# its floor to 0.86.
+# its floor to 0.86. The question prior's reading of what a question asks beyond its
+# closest passage took flagged to 0.838 and answered to 0.162: floors 0.82 and 0.18.
 RATCHET = {
     **ISSUE_TARGETS,
     "hit@1": (0.86, AT_LEAST),
-    "unanswerable_flagged": (0.78, AT_LEAST),
-    "unanswerable_answered": (0.22, AT_MOST),
+    "unanswerable_flagged": (0.82, AT_LEAST),
+    "unanswerable_answered": (0.18, AT_MOST),
 }
 SHOWN = 10  # failing item ids listed in a message
 
