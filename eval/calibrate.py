@@ -19,8 +19,10 @@ cross-validation but not on the sealed test split (README, Quality).
    score an extra item needs (keep_ratio) is chosen for key facts found. They also order
    the passages shown (assistant.decide.order_passages): the weight of the retrieval
    score beside the best sentence's is fitted on train, for hit@1.
-4. The question prior is the train questions with their vectors and labels (asked.npz,
-   beside the model file); each train part reads it with its own item left out.
+4. The question prior is the train questions with their vectors, the vectors of what
+   they ask beyond their closest passage (Query.unmatched_vector) and their labels
+   (asked.npz, beside the model file); each train part reads it with its own item left
+   out.
    The decision features of what would be quoted, the prior among them, are fitted on
    train by two logistic regressions: does it answer the question (answerable items vs
    unanswerable), and is the archive on its topic (all but off-topic questions).
@@ -30,7 +32,7 @@ cross-validation but not on the sealed test split (README, Quality).
    seen).
 The shipped models are the ones fitted on all of train; fold models only answer.
 The test split is never read: the loader refuses it (eval.dataset.load_for_fitting).
-Seeded and deterministic; about three minutes on 2 cores (six with --train-folds 5).
+Seeded and deterministic; about a minute on 2 quiet cores (--train-folds 5 fits six times).
 """
 
 from __future__ import annotations
