@@ -144,10 +144,10 @@ def _embed_queries(queries: list[Query], index: SearchIndex) -> list[Query]:
     each new word on first sight (assistant/match.py)."""
     vectors = word_vectors(index)
     new_words = vectors.unseen(w for q in queries for w in (*q.terms, *q.ask_terms, *q.focus))
-    first = {q.text: q for q in reversed(queries)}  # a text's spans are the same in each
-    texts = list(dict.fromkeys(q.text for q in queries))
+    spans = {q.text: list(q.unmatched) for q in queries}  # the same for the same text
+    texts = list(spans)
     text_vectors, span_vectors, word_rows = index.embed_with_spans(
-        texts, [list(first[t].unmatched) for t in texts], new_words
+        texts, list(spans.values()), new_words
     )
     vectors.remember(new_words, word_rows)
     by_text = dict(zip(texts, zip(text_vectors, span_vectors, strict=True), strict=True))

@@ -100,11 +100,6 @@ def unmatched_spans(question: str, passage: str) -> list[tuple[int, int]]:
     return [m.span() for m in found if m.group().lower() not in used]
 
 
-def unmatched_words(question: str, passage: str) -> list[str]:
-    """The question's words, in order and lower-cased, that the passage does not use."""
-    return [question[a:b].lower() for a, b in unmatched_spans(question, passage)]
-
-
 def words_of(text: str) -> set[str]:
     """The lower-cased words of a text, as a set."""
     return set(re.findall(r"[a-z0-9£]+", text.lower()))

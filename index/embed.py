@@ -105,22 +105,21 @@ def embed_with_spans(
         queries, return_offsets_mapping=True, truncation=True, max_length=st_model.max_seq_length
     )["offset_mapping"]
     query_outputs = outputs[: len(queries)]
-    query_vectors = np.stack([o["sentence_embedding"].float().numpy() for o in query_outputs])
+    query_vectors = _sentence_vectors(query_outputs)
     span_vectors = np.stack(
         [
             _pool(o["token_embeddings"].float().numpy(), where, wanted)
             for o, where, wanted in zip(query_outputs, offsets, spans, strict=True)
         ]
     )
-    if apart:
-        text_vectors = embed_texts(texts, model)
-    elif texts:
-        text_vectors = np.stack(
-            [o["sentence_embedding"].float().numpy() for o in outputs[len(queries) :]]
-        )
-    else:
-        text_vectors = embed_texts([], model)
-    return query_vectors, span_vectors, text_vectors.astype(np.float32)
+    if apart or not texts:
+        return query_vectors, span_vectors, embed_texts(texts, model)
+    return query_vectors, span_vectors, _sentence_vectors(outputs[len(queries) :])
+
+
+def _sentence_vectors(outputs: list[dict]) -> np.ndarray:
+    """The sentence embeddings of encode(output_value=None) outputs, as float32 rows."""
+    return np.stack([o["sentence_embedding"].float().numpy() for o in outputs])
 
 
 def _pool(tokens: np.ndarray, offsets: list, spans: list[tuple[int, int]]) -> np.ndarray:

@@ -151,23 +151,24 @@ def _write_build(
     replaced = current_name(index_dir, "")  # the build this one replaces, kept for roll back
     try:
         tmp_dir.mkdir(parents=True, exist_ok=False)
-        reuse_ok = previous is not None and previous["manifest"].get("model") == model_name
+        same_model = previous is not None and previous["manifest"].get("model") == model_name
+        reused = previous if same_model else None  # whose vectors this build may take
         with _timed("embed_chunks", timings):
-            old_vectors = previous_chunk_vectors(previous, settings) if reuse_ok else {}
+            old_vectors = previous_chunk_vectors(reused, settings)
             todo = [c for c in chunks if c.id not in old_vectors]
             new_vectors = embed_with_progress([c.embed_text for c in todo], settings, progress)
             vectors = {**old_vectors, **dict(zip([c.id for c in todo], new_vectors, strict=True))}
         with _timed("embed_sentences", timings):
             sentences = distinct_sentences(chunks)
             sentence_vectors, missing = embed_texts_reusing(
-                sentences, "sentences", previous if reuse_ok else None, settings, progress
+                sentences, "sentences", reused, settings, progress
             )
             dimension = model_dimension(settings.embed_model)
         with _timed("embed_words", timings):
             # Embedded here once, not by the first question each process answers (~1.3 s).
             words = distinct_words(chunks)
             word_vectors, new_words = embed_texts_reusing(
-                words, "words", previous if reuse_ok else None, settings, progress
+                words, "words", reused, settings, progress
             )
         with _timed("chroma", timings):
             write_chroma(tmp_dir, collection_name, chunks, vectors, settings)

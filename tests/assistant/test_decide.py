@@ -30,7 +30,7 @@ from assistant.decide import (
 from assistant.query import make_query
 from assistant.reader import Reading, read
 from assistant.retrieve import retrieve
-from assistant.terms import unmatched_words
+from assistant.terms import unmatched_spans
 from records import Chunk, Hit
 
 ASKED = [  # item id, question, answerable, on topic
@@ -46,7 +46,7 @@ def index(snapshot_settings):
     return get_index(snapshot_settings)
 
 
-# What each ASKED question asks beyond its top passage (the words unmatched_words leaves).
+# What each ASKED question might leave beyond its top passage (as unmatched_spans finds it).
 UNMATCHED = ["when do have to", "which are", "what is phone number of", "have you got good recipe"]
 
 
@@ -60,6 +60,10 @@ def prior(index) -> QuestionPrior:
         items=np.array([i for i, _, _, _ in ASKED]),
         unmatched=index.embed_texts(UNMATCHED),
     )
+
+
+def unmatched_words(question: str, passage: str) -> list[str]:
+    return [question[a:b].lower() for a, b in unmatched_spans(question, passage)]
 
 
 def test_unmatched_words_are_what_the_question_asks_beyond_the_passage() -> None:
