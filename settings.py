@@ -65,6 +65,27 @@ class RetrievalSettings(BaseModel):
     )
 
 
+class FollowUpSettings(BaseModel):
+    """When a question leans on the conversation before it (assistant/followup.py).
+
+    bare_words was chosen on the train split's conversations (each turn after the first
+    leans) against its stand-alone questions asked after a conversation on another topic
+    (none leans), and the dev split confirmed it; pronoun_words is the original hand setting.
+    """
+
+    pronoun_words: int = Field(
+        default=5,
+        description="A question with a pronoun and at most this many content words leans "
+        "(“when is it due?”); a longer one names enough to stand alone.",
+    )
+    bare_words: int = Field(
+        default=2,
+        description="A question of at most this many content words, naming no subject of the "
+        "archive and no name of its own, leans (“how do i sign up?”); at 3 or more, "
+        "stand-alone questions after a conversation were read as follow-ups.",
+    )
+
+
 class AnswerSettings(BaseModel):
     """How the reader reads passages and the decision chooses an answer state."""
 
@@ -165,6 +186,7 @@ class Settings(BaseModel):
         "all-MiniLM-L6-v2 truncates past 256.",
     )
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    follow_up: FollowUpSettings = Field(default_factory=FollowUpSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
 
     # Sources (ingest)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from assistant.lexicon import SEASON_RE, nations
 from assistant.terms import question_terms
+from settings import FollowUpSettings
 
 # Openers and pronouns that only make sense after an earlier question.
 _FOLLOW_UP_START = re.compile(
@@ -58,42 +59,60 @@ class ArchiveWords:
     vocabulary: frozenset[str]
 
 
-def is_follow_up(question: str, words: ArchiveWords | None = None) -> bool:
+def is_follow_up(
+    question: str, words: ArchiveWords | None = None, tuning: FollowUpSettings | None = None
+) -> bool:
     """True when the question leans on an earlier one.
 
     It does when it opens like a follow-up ("and ...", "what about ..."), when it has a
     pronoun and few other words ("when is it due?", "are they hiring anyone for it?"),
     when it names nothing at all ("until when?"), or, given the archive's words, when it
-    uses only words the archive uses but names none of its subjects ("I mean going by the
-    autumn bulletin"). A short question on a new topic ("What is RTEC?") stands alone, and
-    so does one about something the archive never mentions ("who won the FA Cup?").
+    names none of the archive's subjects and either uses only words the archive uses ("I
+    mean going by the autumn bulletin") or is bare, a word or two and no name ("is there a
+    target go-live?", "how do i sign up?"). A short question on a new topic ("What is
+    RTEC?") stands alone, and so does one about something the archive never mentions
+    ("who won the FA Cup?").
     """
+    tuning = tuning or FollowUpSettings()
     terms = question_terms(SEASON_RE.sub(" ", question))
     if _FOLLOW_UP_START.match(question) or not terms:
         return True
-    if len(terms) <= 5 and _PRONOUN.search(re.sub(r"\bIT\b", " ", question)):  # not "CPCS IT"
+    short = len(terms) <= tuning.pronoun_words
+    if short and _PRONOUN.search(re.sub(r"\bIT\b", " ", question)):  # not "CPCS IT"
         return True
-    if words is None:
+    if words is None or any(_known(t, words.subjects) for t in terms):
         return False
-    names_subject = any(_known(t, words.subjects) for t in terms)
-    return not names_subject and all(_known(t, words.vocabulary) for t in terms)
+    if all(_known(t, words.vocabulary) for t in terms):
+        return True
+    return len(terms) <= tuning.bare_words and not _names_its_own(question, words)
+
+
+def _names_its_own(question: str, words: ArchiveWords) -> bool:
+    """True when the question names something in capitals the archive doesn't use."""
+    body = question.strip()[1:]  # its opening capital is not a name
+    return any(w.lower() not in words.vocabulary for w in re.findall(r"\b[A-Z][\w&-]+", body))
 
 
 def _known(term: str, words: Collection[str]) -> bool:
     return term in words or (term.endswith("s") and term[:-1] in words)
 
 
-def resolve(question: str, history: list | None, subjects: Collection[str] | None = None) -> str:
+def resolve(
+    question: str,
+    history: list | None,
+    words: ArchiveWords | None = None,
+    tuning: FollowUpSettings | None = None,
+) -> str:
     """Return the question made self-contained from the earlier user turns, if it needs them.
 
-    subjects, when given, are the words the archive names its topics by (see is_follow_up).
+    words, when given, are the archive's subjects and vocabulary (see is_follow_up).
     """
     earlier = previous_questions(history)
-    if not earlier or not is_follow_up(question, subjects):
+    if not earlier or not is_follow_up(question, words, tuning):
         return question
     context: list[str] = []
     for turn in earlier:
-        leans = context and is_follow_up(turn, subjects)
+        leans = context and is_follow_up(turn, words, tuning)
         context = _carry(context, turn) if leans else [turn]
     return " ".join(_carry(context, question))
 

@@ -122,12 +122,13 @@ def make_queries(
     it funded, and what replaces it?" the second part is read with the first's topic.
     """
     words = archive_words(index)
-    asks = [(resolve(question, history, words), question)]  # the whole question first
+    tuning = index.settings.follow_up
+    asks = [(resolve(question, history, words, tuning), question)]  # the whole question first
     parts = split_parts(question)
     if len(parts) >= 2:
         earlier = list(history or [])
         for part in parts:
-            asks.append((resolve(part, earlier, words) if earlier else part, part))
+            asks.append((resolve(part, earlier, words, tuning) if earlier else part, part))
             earlier = [*earlier, part]
     read = [make_query(t, a, index, seasons, topics, vector=_NOT_YET) for t, a in asks]
     whole, *queries = _embed_queries(read, index)

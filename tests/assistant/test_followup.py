@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.followup import is_follow_up, previous_questions, resolve
+from assistant.followup import ArchiveWords, is_follow_up, previous_questions, resolve
+from settings import FollowUpSettings
 
 NHS_APP = "How many people use the NHS App?"
 
@@ -106,6 +107,53 @@ def test_follow_ups(question: str) -> None:
 )
 def test_questions_that_stand_alone(question: str) -> None:
     assert not is_follow_up(question)
+
+
+# A small archive's words: its subjects, and every word it uses.
+WORDS = ArchiveWords(
+    subjects=frozenset({"rtec", "nhsmail", "dsptk", "pilot"}),
+    vocabulary=frozenset({"rtec", "nhsmail", "dsptk", "pilot", "going", "bulletin", "time"}),
+)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "I mean going by the autumn bulletin",  # only archive words, no subject
+        "is there a target go-live?",  # bare: two words, no subject, no name
+        "how do i sign up?",
+        "what day and time?",
+    ],
+)
+def test_questions_naming_no_subject_lean_given_the_archives_words(question: str) -> None:
+    assert is_follow_up(question, WORDS)
+    assert not is_follow_up(question)  # without the archive's words nothing says so
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How do I get on the pilot?",  # names a subject of the archive
+        "Premier League fixtures?",  # two words, but a name the archive never uses
+        "who won the FA Cup final?",  # three words the archive doesn't use
+        "What is RTEC?",
+    ],
+)
+def test_questions_naming_a_subject_or_a_name_of_their_own_stand_alone(question: str) -> None:
+    assert not is_follow_up(question, WORDS)
+
+
+def test_bare_words_sets_how_short_a_bare_question_leans() -> None:
+    question = "is there a target go-live date?"  # three words the archive doesn't use
+    assert not is_follow_up(question, WORDS)
+    assert is_follow_up(question, WORDS, FollowUpSettings(bare_words=3))
+    history = ["When is the DSPTK submission deadline?"]
+    assert resolve("how do i sign up?", history, WORDS) == (
+        "When is the DSPTK submission deadline? how do i sign up?"
+    )
+    assert resolve("how do i sign up?", history, WORDS, FollowUpSettings(bare_words=0)) == (
+        "how do i sign up?"
+    )
 
 
 # ---------------------------------------------------------------- resolve
