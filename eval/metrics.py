@@ -84,6 +84,7 @@ METRICS: dict[str, MetricInfo] = {
     "fact_recall": MetricInfo("key facts in the answer (answerable)", HIGHER),
     "top_passage_fact_recall": MetricInfo("key facts in the top passage alone", HIGHER),
     "citation_support": MetricInfo("a cited passage holds the gold quote", HIGHER),
+    "quote_precision": MetricInfo("answer sentences from an item holding the gold", HIGHER),
     "answerable_answered": MetricInfo("answerable: answered", HIGHER),
     "answerable_hedged": MetricInfo("answerable: hedged", LOWER),
     "answerable_not_covered": MetricInfo("answerable: not covered (refused)", LOWER),
@@ -263,6 +264,42 @@ def citation_supported(citations: Sequence[Passage], item: Item) -> bool:
     return any(any(matches(c, gold, item.answer_facts) for gold in item.golds) for c in citations)
 
 
+def quote_precision(answer: str, cited: Sequence[Passage], item: Item) -> float | None:
+    """The share of the answer's sentences whose source item (the line of the cited
+    passage they come from) holds a sentence of a gold quote, in a season that counts.
+
+    Key facts and citation support reward quoting more: an answer padded with items about
+    other subjects still finds its facts. This says how much of what the contractor reads
+    is the answer. None when the answer quotes nothing from its cited passages.
+    """
+    gold_sentences = [
+        (gold.seasons, [normalise(s) for s in split_sentences(gold.quote)]) for gold in item.golds
+    ]
+    lines = [
+        (passage_season, normalise(line))
+        for passage in cited
+        for passage_season, text in passage.parts()
+        for line in text.split("\n")
+    ]
+    said = [
+        normalise(s)
+        for line in _CITATION_MARK.sub("", answer).split("\n")
+        for s in split_sentences(line)
+    ]
+    on_answer = counted = 0
+    for sentence in said:
+        sources = [(season, line) for season, line in lines if sentence and sentence in line]
+        if not sources:
+            continue  # a caveat or lead-in the answer wrote, not a quote
+        counted += 1
+        on_answer += any(
+            season_counts(season, seasons) and any(g and g in line for g in quoted)
+            for season, line in sources
+            for seasons, quoted in gold_sentences
+        )
+    return on_answer / counted if counted else None
+
+
 def item_group(item_type: str) -> str:
     """Which metrics a question counts in: ANSWERABLE, PARTIAL or UNANSWERABLE."""
     if item_type == "unanswerable":
@@ -299,6 +336,7 @@ class SystemRun:
     fact_recall: float | None = None  # facts in the answer text; 0 when not covered
     facts_missing: list[str] = field(default_factory=list)
     citation_supported: bool | None = None  # answered or hedged, citing a gold passage
+    quote_precision: float | None = None  # share of quoted sentences from a gold item
     latency_ms: float | None = None  # end to end
     reason: str = ""
     score: float | None = None  # the naive baseline's cosine
@@ -328,6 +366,8 @@ def item_values(
             covered = run.status != NOT_COVERED
             values["fact_recall"] = run.fact_recall if covered and run.fact_recall else 0.0
             values["citation_support"] = float(covered and bool(run.citation_supported))
+            if covered and run.quote_precision is not None:
+                values["quote_precision"] = run.quote_precision
             for state in states:
                 values[f"answerable_{state}"] = float(run.status == state)
     elif group == UNANSWERABLE and answers:

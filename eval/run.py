@@ -53,6 +53,7 @@ from eval.metrics import (
     hit_curve,
     item_group,
     item_values,
+    quote_precision,
     retrieval_summary,
     right_states,
     versus,
@@ -397,6 +398,7 @@ def _answer_run(
     else:
         run.fact_recall, run.facts_missing = fact_recall(text, item.answer_facts)
         run.citation_supported = citation_supported(cited, item)
+        run.quote_precision = quote_precision(text, cited, item)
     return run
 
 
