@@ -85,6 +85,7 @@ METRICS: dict[str, MetricInfo] = {
     "top_passage_fact_recall": MetricInfo("key facts in the top passage alone", HIGHER),
     "citation_support": MetricInfo("a cited passage holds the gold quote", HIGHER),
     "quote_precision": MetricInfo("answer sentences from an item holding the gold", HIGHER),
+    "opens_on_gold": MetricInfo("the answer opens with an item holding the gold", HIGHER),
     "answerable_answered": MetricInfo("answerable: answered", HIGHER),
     "answerable_hedged": MetricInfo("answerable: hedged", LOWER),
     "answerable_not_covered": MetricInfo("answerable: not covered (refused)", LOWER),
@@ -264,13 +265,13 @@ def citation_supported(citations: Sequence[Passage], item: Item) -> bool:
     return any(any(matches(c, gold, item.answer_facts) for gold in item.golds) for c in citations)
 
 
-def quote_precision(answer: str, cited: Sequence[Passage], item: Item) -> float | None:
-    """The share of the answer's sentences whose source item (the line of the cited
-    passage they come from) holds a sentence of a gold quote, in a season that counts.
-
-    Key facts and citation support reward quoting more: an answer padded with items about
-    other subjects still finds its facts. This says how much of what the contractor reads
-    is the answer. None when the answer quotes nothing from its cited passages.
+def quoted_on_gold(answer: str, cited: Sequence[Passage], item: Item) -> list[bool]:
+    """For each sentence the answer quotes, in order, whether its source item (the line of
+    the cited passage it comes from) holds a sentence of a gold quote, in a season that
+    counts. Sentences the answer wrote itself (a caveat, "The closest they say:") are left
+    out. Their share is quote precision: key facts and citation support reward quoting
+    more, and an answer padded with items on other subjects still finds its facts; this
+    says how much of what the contractor reads is the answer, and whether it opens with it.
     """
     gold_sentences = [
         (gold.seasons, [normalise(s) for s in split_sentences(gold.quote)]) for gold in item.golds
@@ -286,18 +287,18 @@ def quote_precision(answer: str, cited: Sequence[Passage], item: Item) -> float 
         for line in _CITATION_MARK.sub("", answer).split("\n")
         for s in split_sentences(line)
     ]
-    on_answer = counted = 0
+    flags = []
     for sentence in said:
         sources = [(season, line) for season, line in lines if sentence and sentence in line]
-        if not sources:
-            continue  # a caveat or lead-in the answer wrote, not a quote
-        counted += 1
-        on_answer += any(
-            season_counts(season, seasons) and any(g and g in line for g in quoted)
-            for season, line in sources
-            for seasons, quoted in gold_sentences
-        )
-    return on_answer / counted if counted else None
+        if sources:
+            flags.append(
+                any(
+                    season_counts(season, seasons) and any(g and g in line for g in quoted)
+                    for season, line in sources
+                    for seasons, quoted in gold_sentences
+                )
+            )
+    return flags
 
 
 def item_group(item_type: str) -> str:
@@ -337,6 +338,7 @@ class SystemRun:
     facts_missing: list[str] = field(default_factory=list)
     citation_supported: bool | None = None  # answered or hedged, citing a gold passage
     quote_precision: float | None = None  # share of quoted sentences from a gold item
+    opens_on_gold: bool | None = None  # the first quoted sentence is from a gold item
     latency_ms: float | None = None  # end to end
     reason: str = ""
     score: float | None = None  # the naive baseline's cosine
@@ -368,6 +370,8 @@ def item_values(
             values["citation_support"] = float(covered and bool(run.citation_supported))
             if covered and run.quote_precision is not None:
                 values["quote_precision"] = run.quote_precision
+            if covered and run.opens_on_gold is not None:
+                values["opens_on_gold"] = float(run.opens_on_gold)
             for state in states:
                 values[f"answerable_{state}"] = float(run.status == state)
     elif group == UNANSWERABLE and answers:

@@ -53,7 +53,7 @@ from eval.metrics import (
     hit_curve,
     item_group,
     item_values,
-    quote_precision,
+    quoted_on_gold,
     retrieval_summary,
     right_states,
     versus,
@@ -398,7 +398,9 @@ def _answer_run(
     else:
         run.fact_recall, run.facts_missing = fact_recall(text, item.answer_facts)
         run.citation_supported = citation_supported(cited, item)
-        run.quote_precision = quote_precision(text, cited, item)
+        quoted = quoted_on_gold(text, cited, item)
+        run.quote_precision = sum(quoted) / len(quoted) if quoted else None
+        run.opens_on_gold = quoted[0] if quoted else None
     return run
 
 

@@ -37,7 +37,7 @@ from eval.metrics import (
     matches,
     normalise,
     percentile,
-    quote_precision,
+    quoted_on_gold,
     retrieval_scores,
     retrieval_summary,
     right_states,
@@ -201,30 +201,31 @@ def test_citation_support_needs_the_gold_in_a_cited_passage() -> None:
     assert not citation_supported([], item)
 
 
-def test_quote_precision_counts_the_sentences_from_an_item_holding_the_gold() -> None:
+def test_quoted_sentences_are_on_the_gold_when_their_item_holds_it() -> None:
     item = _item([PKB_WINTER], ["late 2021"])
     other = "NHS Digital rolled out NHSmail Teams. It reached 1.3 million users."
     passage = Passage(text=f"{PKB_WINTER}\n{other}", season="Winter 2021")
     # The gold item alone: every sentence read is the answer.
-    assert quote_precision(f"• {PKB_WINTER} [1]", [passage], item) == 1.0
-    # Padded with an item on another subject: one sentence of three is the answer.
-    padded = f"• {PKB_WINTER} [1]\n• {other.replace('. ', '. [1] ')} [1]"
-    assert quote_precision(padded, [passage], item) == pytest.approx(1 / 3)
+    assert quoted_on_gold(f"• {PKB_WINTER} [1]", [passage], item) == [True]
+    # Padded with an item on another subject, quoted first: one sentence of three.
+    padded = f"• {other.replace('. ', '. [1] ')} [1]\n• {PKB_WINTER} [1]"
+    assert quoted_on_gold(padded, [passage], item) == [False, False, True]
     # A caveat the answer wrote is not a quote and is not counted.
     hedged = f"The bulletins don't say when. The closest they say:\n{PKB_WINTER} [1]"
-    assert quote_precision(hedged, [passage], item) == pytest.approx(1.0)
+    assert quoted_on_gold(hedged, [passage], item) == [True]
     # The same sentence in a season the gold does not count is not the answer.
     summer = Passage(text=PKB_WINTER, season="Summer 2021")
-    assert quote_precision(PKB_WINTER, [summer], item) == 0.0
-    assert quote_precision("Nothing quoted here.", [passage], item) is None
+    assert quoted_on_gold(PKB_WINTER, [summer], item) == [False]
+    assert quoted_on_gold("Nothing quoted here.", [passage], item) == []
 
 
 def test_quote_precision_is_scored_for_covered_answerable_answers() -> None:
     run = _answered(ANSWERED)
-    run.quote_precision = 0.5
-    assert item_values(ANSWERABLE, True, run)["quote_precision"] == 0.5
+    run.quote_precision, run.opens_on_gold = 0.5, False
+    values = item_values(ANSWERABLE, True, run)
+    assert values["quote_precision"] == 0.5 and values["opens_on_gold"] == 0.0
     run.status = NOT_COVERED
-    assert "quote_precision" not in item_values(ANSWERABLE, True, run)
+    assert not {"quote_precision", "opens_on_gold"} & set(item_values(ANSWERABLE, True, run))
 
 
 def test_groups_and_right_states() -> None:
