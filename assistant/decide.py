@@ -354,8 +354,9 @@ def choose_items(
 
     readings come best first. Each item is represented by its best sentence; a lead-in
     line ("... including:") brings the list items that follow it in the same passage.
-    The items are returned in source order, their passages in the order given (retrieval
-    order when none is).
+    Passages come in the order given (retrieval order when none is). Within a passage, the
+    item the reader scored best leads, with the list it introduces; the others follow in
+    source order.
     """
     if not readings:
         return []
@@ -373,10 +374,37 @@ def choose_items(
         for item in sorted(following, key=lambda r: r.line):
             if item.key not in {c.key for c in chosen} and len(chosen) < tuning.max_list_items:
                 chosen.append(item)
-    # Source order within a passage, passages by rank: the answer reads like the bulletin.
     position = {hit.chunk.id: n for n, hit in enumerate(passages or [], start=1)}
     chosen.sort(key=lambda r: (position.get(r.hit.chunk.id, r.hit.rank), r.line))
-    return chosen
+    return _answer_first(chosen)
+
+
+def _answer_first(chosen: list[Reading]) -> list[Reading]:
+    """Put the best-scored item of each passage first (with the list items its lead-in
+    brings), the others after it in source order.
+
+    In source order alone, a passage touching many subjects opened the answer with
+    whichever item came first in the bulletin: for "Which team at DHSC is looking into
+    patient digital authentication?" an item on Smartcard codes, the answering one third.
+    """
+    blocks: list[list[Reading]] = []
+    for reading in chosen:  # in source order: a lead-in line, then the items it brings
+        head = blocks[-1][0] if blocks else None
+        if (
+            head is not None
+            and head.hit is reading.hit
+            and head.line_text.rstrip().endswith(":")
+            and _is_item(reading)
+        ):
+            blocks[-1].append(reading)
+        else:
+            blocks.append([reading])
+    ordered: list[Reading] = []
+    for chunk_id in dict.fromkeys(r.hit.chunk.id for r in chosen):
+        own = [b for b in blocks if b[0].hit.chunk.id == chunk_id]
+        lead = max(own, key=lambda b: max(r.score for r in b))  # the first of equals
+        ordered += lead + [r for b in own if b is not lead for r in b]
+    return ordered
 
 
 def order_passages(hits: list[Hit], ranked: list[Reading], retrieval_weight: float) -> list[Hit]:

@@ -207,10 +207,28 @@ def test_retrieval_leads_when_it_weighs_more_and_ties_keep_its_order() -> None:
     assert order_passages([], [], 0.5) == []
 
 
-def test_the_quoted_items_follow_the_passage_order(snapshot_settings) -> None:
+def test_the_quoted_items_follow_the_passage_order_the_best_item_of_each_first(
+    snapshot_settings,
+) -> None:
     ranked = [_reading(HITS[1], 0.9), _reading(HITS[0], 0.7, line=1), _reading(HITS[0], 0.65)]
     tuning = snapshot_settings.answer
     by_retrieval = choose_items(ranked, 0.5, tuning)
-    assert [r.key for r in by_retrieval] == [("first", 0), ("first", 1), ("second", 0)]
+    assert [r.key for r in by_retrieval] == [("first", 1), ("first", 0), ("second", 0)]
     by_reader = choose_items(ranked, 0.5, tuning, order_passages(HITS, ranked, 0.5))
-    assert [r.key for r in by_reader] == [("second", 0), ("first", 0), ("first", 1)]
+    assert [r.key for r in by_reader] == [("second", 0), ("first", 1), ("first", 0)]
+
+
+def test_the_best_item_leads_with_its_list_and_the_rest_keep_source_order(
+    snapshot_settings,
+) -> None:
+    lines = ["An item on another subject.", "The systems are:", "• One.", "• Two.", "Last item."]
+    chunk = Chunk(id="p", section_id="p", url="u#a", page_url="u", season="Winter 2021",
+                  season_order=20214, heading_path=("p",), text="\n".join(lines))  # fmt: skip
+    hit = Hit(chunk, 1.0, 1)
+    ranked = [
+        Reading(lines[line], hit, line, {}, {}, score=score)
+        for line, score in ((1, 0.9), (0, 0.8), (4, 0.7), (2, 0.3), (3, 0.2))
+    ]
+    chosen = choose_items(ranked, 0.5, snapshot_settings.answer)
+    # The lead-in brings its list; the block leads, the other items follow in source order.
+    assert [r.line for r in chosen] == [1, 2, 3, 0, 4]
