@@ -230,8 +230,10 @@ def _run(args: argparse.Namespace) -> int:
                 "direction": floor.direction,
                 "value": value,
                 "met": value is not None and metric not in missed,
-                "target": TARGETS[metric].bound,
-                "target_met": value is not None and TARGETS[metric].met(value),
+                "target": TARGETS[metric].bound if metric in TARGETS else None,
+                "target_met": value is not None
+                and metric in TARGETS
+                and TARGETS[metric].met(value),
             }
         print(
             json.dumps(
