@@ -21,7 +21,9 @@ The matching rule (does a retrieved or cited passage hold the gold quote?):
 The metrics (METRICS) follow from it, each over the questions it applies to:
 - answerable questions: hit@1/3/5 and MRR@10 (llama-index's HitRate and MRR compute them
   from which ranks hold the gold), key facts found in the answer (0 when not covered),
-  citation support, and the share answered, hedged and not covered;
+  citation support, how much of what it quotes comes from an item holding the gold and
+  whether it opens with one (quoted_on_gold), and the share answered, hedged and not
+  covered;
 - unanswerable questions: the share flagged (hedged or not covered), answered and not
   covered, and the share of off-topic ones not covered;
 - partial questions (one ask answered, one not): the share hedged, and their key facts;
