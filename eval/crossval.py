@@ -9,7 +9,8 @@ train and dev pooled. Each fold in turn is held out; the next one plays dev and 
 play train, and calibration runs on them as make calibrate runs on the real splits
 (models fitted on the train folds, choices made on the dev fold's answers). Every
 question is then answered once, by models that neither fitted nor chose on it, and the
-answer states and hit@1 (passages in reader order) are pooled over all of them, with 95%
+answer states, hit@1 (passages in reader order) and what the answers quote (key facts,
+quote precision, opening on the answering item) are pooled over all of them, with 95%
 bootstrap intervals. Beside them, answers_auc: how well the answer chance ranks answerable above
 unanswerable questions whatever the thresholds, which tells a better decision from one
 that only moved its operating point (fewer answers: more flagged, and more hedged).
@@ -40,6 +41,7 @@ from eval.calibrate import (
     Traced,
     add_train_folds,
     deal_folds,
+    facts_found,
     first_passage_hits,
     fit,
     fitting_settings,
@@ -76,6 +78,9 @@ def held_out_answers(
                 "fold": k,
             }
         reader, spans, _, _ = fitted.models.decision_models()
+        for item_id, quote in quote_figures(held, reader, spans, fitted.keep_ratio, settings):
+            if records[item_id]["state"] != "not_covered":
+                records[item_id].update(quote)
         ranked = reader_rankings(held, reader, spans, settings.answer)
         for item_id, hit in first_passage_hits(ranked, fitted.order_weight).items():
             records[item_id]["hit1"] = bool(hit)
@@ -85,6 +90,40 @@ def held_out_answers(
             file=sys.stderr,
         )
     return records
+
+
+def quote_figures(held: list[Traced], reader, spans, keep_ratio: float, settings):
+    """For each answerable held-out item, what its answer would quote: the share of its key
+    facts found there ("facts"), how much of it comes from an item holding the gold
+    ("quote_precision") and whether it opens with one ("opens_on_gold"), as the eval
+    scores them (eval.metrics.quoted_on_gold) on the text the parts quote, in order."""
+    from assistant.decide import choose_items, score_readings
+    from eval.metrics import Passage, quoted_on_gold
+
+    for t in held:
+        if not (t.item.answerable and t.item.golds):
+            continue
+        chosen_per_part = [
+            choose_items(
+                score_readings(list(readings), reader, query, settings.answer, spans),
+                keep_ratio,
+                settings.answer,
+                hits,
+            )
+            for query, hits, readings in t.parts
+        ]
+        quoted = [r for chosen in chosen_per_part for r in chosen]
+        cited = {r.hit.chunk.id: r.hit.chunk for r in quoted}.values()
+        flags = quoted_on_gold(
+            "\n".join(r.line_text for r in quoted),
+            [Passage(text=c.text, season=c.season) for c in cited],
+            t.item,
+        )
+        figures = {"facts": facts_found(chosen_per_part, t.item)}
+        if flags:
+            figures["quote_precision"] = sum(flags) / len(flags)
+            figures["opens_on_gold"] = flags[0]
+        yield t.item.id, figures
 
 
 # Each figure: which questions it is measured over, and the value one of them scores.
@@ -100,7 +139,15 @@ FIGURES = {
     "answerable_hedged": (lambda r: r["answerable"], lambda r: r["state"] == "hedged"),
     "answerable_not_covered": (lambda r: r["answerable"], lambda r: r["state"] == "not_covered"),
     "hit@1": (lambda r: "hit1" in r, lambda r: r["hit1"]),
+    # what the answer quotes, over the answerable questions (key facts 0 when not covered)
+    "key_facts": (
+        lambda r: r["answerable"] and ("facts" in r or r["state"] == "not_covered"),
+        lambda r: r.get("facts", 0.0),
+    ),
+    "quote_precision": (lambda r: "quote_precision" in r, lambda r: r["quote_precision"]),
+    "opens_on_gold": (lambda r: "opens_on_gold" in r, lambda r: r["opens_on_gold"]),
 }
+BETTER_UP = ("unanswerable_flagged", "hit@1", "key_facts", "quote_precision", "opens_on_gold")
 
 
 def figures(records: dict[str, dict]) -> dict[str, dict]:
@@ -164,8 +211,7 @@ def paired(old: dict[str, dict], new: dict[str, dict]) -> dict[str, dict]:
             continue
         diffs = [float(value(new[i])) - float(value(old[i])) for i in ids]
         low, high = bootstrap_interval(diffs)  # ids is not empty: an interval exists
-        # flagged and hit@1 are better up; the others better down
-        up = name in ("unanswerable_flagged", "hit@1")
+        up = name in BETTER_UP
         better = [i for i, d in zip(ids, diffs, strict=True) if (d > 0) == up and d != 0]
         worse = [i for i, d in zip(ids, diffs, strict=True) if (d < 0) == up and d != 0]
         out[name] = {
@@ -183,6 +229,9 @@ def summary_lines(result: dict, against: dict | None) -> list[str]:
     """The console summary: pooled figures, and the paired change when compared."""
     lines = [f"cross-validation, {result['folds']} folds over {result['questions']} questions:"]
     for name, got in result["figures"].items():
+        if got["value"] is None:  # an older run's file: not measured then
+            lines.append(f"  {name:24} not measured")
+            continue
         lines.append(
             f"  {name:24} {got['value']:.3f} [{got['low']:.3f}, {got['high']:.3f}] n={got['n']}"
         )

@@ -76,10 +76,13 @@ def test_thresholds_flag_the_most_unanswerable_questions_within_the_limits() -> 
     assert got["unanswerable_flagged"] == pytest.approx(20 / 21)
 
 
-def record(kind: str, state: str, hit1: bool | None = None, p_answers: float = 0.5) -> dict:
+def record(
+    kind: str, state: str, hit1: bool | None = None, p_answers: float = 0.5, **quote
+) -> dict:
     answerable = kind not in ("unanswerable", "partial")
     got = {"type": kind, "answerable": answerable, "on_topic": True, "state": state}
     got["p_answers"] = p_answers
+    got.update(quote)  # facts, quote_precision, opens_on_gold: what the answer quotes
     return got if hit1 is None else {**got, "hit1": hit1}
 
 
@@ -87,9 +90,13 @@ def test_figures_pool_the_held_out_answers() -> None:
     records = {
         "u1": record("unanswerable", "hedged", p_answers=0.2),
         "u2": record("unanswerable", "answered", p_answers=0.7),
-        "a1": record("factoid", "answered", hit1=True, p_answers=0.9),
-        "a2": record("factoid", "hedged", hit1=False, p_answers=0.3),
-        "a3": record("list", "not_covered", p_answers=0.1),
+        "a1": record(
+            "factoid", "answered", True, 0.9, facts=1.0, quote_precision=0.5, opens_on_gold=True
+        ),
+        "a2": record(
+            "factoid", "hedged", False, 0.3, facts=0.5, quote_precision=0.0, opens_on_gold=False
+        ),
+        "a3": record("list", "not_covered", p_answers=0.1),  # quotes nothing: no facts
         "p1": record("partial", "hedged"),  # neither answerable nor unanswerable
     }
     got = {name: f["value"] for name, f in figures(records).items()}
@@ -99,6 +106,9 @@ def test_figures_pool_the_held_out_answers() -> None:
         "answerable_hedged": pytest.approx(1 / 3),
         "answerable_not_covered": pytest.approx(1 / 3),
         "hit@1": 0.5,
+        "key_facts": 0.5,
+        "quote_precision": 0.25,
+        "opens_on_gold": 0.5,
         # answerable above unanswerable in 3 of the 6 pairs
         "answers_auc": pytest.approx(0.5),
     }
