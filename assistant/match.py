@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -136,23 +137,32 @@ def _initial_matches(words: list[str], view: TextView) -> dict[str, str]:
             if initials in acronyms:
                 for w in run:
                     found.setdefault(w, initials.upper())
-    text_words = view.sequence
+    spelled = _spelled_runs(view.sequence)
     for word in words:
-        if 2 <= len(word) <= 6 and word not in found:
-            for start in range(len(text_words) - len(word) + 1):
-                # A run starts at a word with the first initial; one starting at a joining
-                # word would be found again from the next word, the same.
-                first = text_words[start]
-                if first[0] != word[0] or first in _JOIN:
-                    continue
-                run = [w for w in text_words[start : start + len(word) + 2] if w not in _JOIN]
-                if "".join(w[0] for w in run[: len(word)]) == word:
-                    found[word] = " ".join(run[: len(word)])
-                    break
+        if 2 <= len(word) <= 6 and word not in found and word in spelled:
+            found[word] = spelled[word]
     return found
 
 
 _JOIN = frozenset({"and", "of", "for", "the", "in", "on", "to"})
+_SPELLED_LENGTHS = range(2, 7)  # how many letters a question word spelling initials has
+
+
+@lru_cache(maxsize=8192)
+def _spelled_runs(text_words: tuple[str, ...]) -> dict[str, str]:
+    """Every string of 2-6 initials the text's runs of words spell, with the first run that
+    spells it ("csu": "commissioning support unit"). Joining words ("of", "and") are skipped
+    inside a run, and a run never starts at one (it would be found again from the next
+    word). Worked out once per text: the same passage lines meet every question's words."""
+    spelled: dict[str, str] = {}
+    for size in _SPELLED_LENGTHS:
+        for start, first in enumerate(text_words):
+            if first in _JOIN:
+                continue
+            run = [w for w in text_words[start : start + size + 2] if w not in _JOIN][:size]
+            if len(run) == size:
+                spelled.setdefault("".join(w[0] for w in run), " ".join(run))
+    return spelled
 
 
 def coverage(matches: list[WordMatch], weights: list[float]) -> float:

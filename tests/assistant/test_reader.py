@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from assistant import get_index
-from assistant.match import coverage, match_words, word_vectors
+from assistant.match import _spelled_runs, coverage, match_words, word_vectors
 from assistant.query import make_query
 from assistant.reader import (
     SENTENCE_FEATURES,
@@ -50,6 +50,15 @@ def test_exact_words_stems_and_initials_match_fully(index) -> None:
     assert [m.score for m in found] == [1.0] * 6
     assert {m.word: m.matched for m in found}["commissioning"] == "CSU"
     assert match_words(["csu"], text, vectors)[0].score == 1.0
+
+
+def test_initials_are_spelled_by_the_first_run_of_words_joining_words_skipped() -> None:
+    words = tuple("the commissioning support unit of nhs england and nhs digital csu".split())
+    spelled = _spelled_runs(words)
+    assert spelled["csu"] == "commissioning support unit"  # "the" starts no run
+    assert spelled["nen"] == "nhs england nhs"  # "and" skipped inside the run
+    assert spelled["ne"] == "nhs england" and spelled["nd"] == "nhs digital"
+    assert "tcs" not in spelled and "uon" not in spelled
 
 
 def test_coverage_weights_rare_words_more() -> None:
