@@ -181,6 +181,7 @@ GROUP_COLUMNS = (
     ("hit@5", "hit@5"),
     ("fact_recall", "key facts"),
     ("citation_support", "citation support"),
+    ("opens_on_gold", "opens on the answer"),
 )
 
 

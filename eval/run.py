@@ -560,6 +560,8 @@ def _group(results: list[ItemResult]) -> Group:
         if r.answerable and run.flags is not None:
             retrieval = item_values(r.group, r.on_topic, run)
             row.update({k: retrieval[k] for k in ("hit@1", "hit@5", "citation_support")})
+            if "opens_on_gold" in retrieval:  # an answer quoting something
+                row["opens_on_gold"] = retrieval["opens_on_gold"]
         if r.answer_facts:  # answerable and partial: the facts of what is answered
             row["fact_recall"] = run.fact_recall or 0.0
         if run.latency_ms is not None:

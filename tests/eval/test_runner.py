@@ -149,6 +149,7 @@ def test_breakdowns_per_type_voice_season_and_gap(hand_made) -> None:
     assert by_type["unanswerable"].scores["hedged_share"].value == pytest.approx(2 / 4)
     assert by_type["unanswerable"].scores["right_state"].value == pytest.approx(2 / 4)
     assert "hit@1" not in by_type["unanswerable"].scores
+    assert "opens_on_gold" not in by_type["unanswerable"].scores  # it quotes no answer
     assert set(run.breakdowns["voice"]) == {"terse", "chatty"}
     assert set(run.breakdowns["gap"]) == {
         "detail",
