@@ -367,7 +367,7 @@ def choose_items(
             break
         if reading.key not in {c.key for c in chosen}:
             chosen.append(reading)
-    if best.line_text.rstrip().endswith(":"):
+    if _is_lead_in(best):
         following = [
             r for r in readings if r.hit is best.hit and r.line > best.line and _is_item(r)
         ]
@@ -390,12 +390,7 @@ def _answer_first(chosen: list[Reading]) -> list[Reading]:
     blocks: list[list[Reading]] = []
     for reading in chosen:  # in source order: a lead-in line, then the items it brings
         head = blocks[-1][0] if blocks else None
-        if (
-            head is not None
-            and head.hit is reading.hit
-            and head.line_text.rstrip().endswith(":")
-            and _is_item(reading)
-        ):
+        if head is not None and head.hit is reading.hit and _is_lead_in(head) and _is_item(reading):
             blocks[-1].append(reading)
         else:
             blocks.append([reading])
@@ -428,6 +423,11 @@ def order_passages(hits: list[Hit], ranked: list[Reading], retrieval_weight: flo
     scored = [(best.get(h.chunk.id, 0.0) + retrieval_weight * h.score / top, h) for h in hits]
     scored.sort(key=lambda pair: -pair[0])  # stable: ties keep retrieval order
     return [Hit(h.chunk, score, rank) for rank, (score, h) in enumerate(scored, start=1)]
+
+
+def _is_lead_in(reading: Reading) -> bool:
+    """A line that introduces the list items after it ("... including:")."""
+    return reading.line_text.rstrip().endswith(":")
 
 
 def _is_item(reading: Reading) -> bool:

@@ -306,6 +306,12 @@ def quoted_on_gold(answer: str, cited: Sequence[Passage], item: Item) -> list[bo
     return flags
 
 
+def quote_scores(flags: Sequence[bool]) -> tuple[float | None, bool | None]:
+    """Quote precision and whether the answer opens on the gold, from quoted_on_gold's
+    flags; both None when the answer quotes nothing."""
+    return (sum(flags) / len(flags), flags[0]) if flags else (None, None)
+
+
 def item_group(item_type: str) -> str:
     """Which metrics a question counts in: ANSWERABLE, PARTIAL or UNANSWERABLE."""
     if item_type == "unanswerable":

@@ -53,6 +53,7 @@ from eval.metrics import (
     hit_curve,
     item_group,
     item_values,
+    quote_scores,
     quoted_on_gold,
     retrieval_summary,
     right_states,
@@ -398,9 +399,7 @@ def _answer_run(
     else:
         run.fact_recall, run.facts_missing = fact_recall(text, item.answer_facts)
         run.citation_supported = citation_supported(cited, item)
-        quoted = quoted_on_gold(text, cited, item)
-        run.quote_precision = sum(quoted) / len(quoted) if quoted else None
-        run.opens_on_gold = quoted[0] if quoted else None
+        run.quote_precision, run.opens_on_gold = quote_scores(quoted_on_gold(text, cited, item))
     return run
 
 
