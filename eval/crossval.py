@@ -78,7 +78,8 @@ def held_out_answers(
                 "fold": k,
             }
         reader, spans, _, _ = fitted.models.decision_models()
-        for item_id, quote in quote_figures(held, reader, spans, fitted.keep_ratio, settings):
+        quoting = (reader, spans, fitted.keep_ratio, fitted.order_weight)
+        for item_id, quote in quote_figures(held, *quoting, settings):
             if records[item_id]["state"] != "not_covered":
                 records[item_id].update(quote)
         ranked = reader_rankings(held, reader, spans, settings.answer)
@@ -92,26 +93,26 @@ def held_out_answers(
     return records
 
 
-def quote_figures(held: list[Traced], reader, spans, keep_ratio: float, settings):
+def quote_figures(
+    held: list[Traced], reader, spans, keep_ratio: float, order_weight: float, settings
+):
     """For each answerable held-out item, what its answer would quote: the share of its key
     facts found there ("facts"), how much of it comes from an item holding the gold
     ("quote_precision") and whether it opens with one ("opens_on_gold"), as the eval
-    scores them (eval.metrics.quoted_on_gold) on the text the parts quote, in order."""
-    from assistant.decide import choose_items, score_readings
-    from eval.metrics import Passage, quoted_on_gold
+    scores them (eval.metrics.quoted_on_gold) on the text the parts quote, in order: the
+    items chosen and ordered as assistant.decide.decide does, passages in reader order."""
+    from assistant.decide import choose_items, order_passages, score_readings
+    from eval.metrics import Passage, quote_scores, quoted_on_gold
+
+    def chosen(query, hits, readings):
+        ranked = score_readings(list(readings), reader, query, settings.answer, spans)
+        passages = order_passages(hits, ranked, order_weight)
+        return choose_items(ranked, keep_ratio, settings.answer, passages)
 
     for t in held:
         if not (t.item.answerable and t.item.golds):
             continue
-        chosen_per_part = [
-            choose_items(
-                score_readings(list(readings), reader, query, settings.answer, spans),
-                keep_ratio,
-                settings.answer,
-                hits,
-            )
-            for query, hits, readings in t.parts
-        ]
+        chosen_per_part = [chosen(*part) for part in t.parts]
         quoted = [r for chosen in chosen_per_part for r in chosen]
         cited = {r.hit.chunk.id: r.hit.chunk for r in quoted}.values()
         flags = quoted_on_gold(
@@ -121,8 +122,7 @@ def quote_figures(held: list[Traced], reader, spans, keep_ratio: float, settings
         )
         figures = {"facts": facts_found(chosen_per_part, t.item)}
         if flags:
-            figures["quote_precision"] = sum(flags) / len(flags)
-            figures["opens_on_gold"] = flags[0]
+            figures["quote_precision"], figures["opens_on_gold"] = quote_scores(flags)
         yield t.item.id, figures
 
 
@@ -140,14 +140,13 @@ FIGURES = {
     "answerable_not_covered": (lambda r: r["answerable"], lambda r: r["state"] == "not_covered"),
     "hit@1": (lambda r: "hit1" in r, lambda r: r["hit1"]),
     # what the answer quotes, over the answerable questions (key facts 0 when not covered)
-    "key_facts": (
+    "fact_recall": (
         lambda r: r["answerable"] and ("facts" in r or r["state"] == "not_covered"),
         lambda r: r.get("facts", 0.0),
     ),
     "quote_precision": (lambda r: "quote_precision" in r, lambda r: r["quote_precision"]),
     "opens_on_gold": (lambda r: "opens_on_gold" in r, lambda r: r["opens_on_gold"]),
 }
-BETTER_UP = ("unanswerable_flagged", "hit@1", "key_facts", "quote_precision", "opens_on_gold")
 
 
 def figures(records: dict[str, dict]) -> dict[str, dict]:
@@ -201,7 +200,7 @@ def auc_estimate(runs: list[dict[str, dict]], ids: list[str]) -> dict:
 def paired(old: dict[str, dict], new: dict[str, dict]) -> dict[str, dict]:
     """Each figure's change on the questions both runs answered, with a paired interval,
     and the questions that got better or worse."""
-    from eval.metrics import bootstrap_interval
+    from eval.metrics import HIGHER, METRICS, bootstrap_interval
 
     shared = sorted(set(old) & set(new))
     out = {}
@@ -211,7 +210,7 @@ def paired(old: dict[str, dict], new: dict[str, dict]) -> dict[str, dict]:
             continue
         diffs = [float(value(new[i])) - float(value(old[i])) for i in ids]
         low, high = bootstrap_interval(diffs)  # ids is not empty: an interval exists
-        up = name in BETTER_UP
+        up = METRICS[name].better == HIGHER  # each figure is one of the eval's metrics
         better = [i for i, d in zip(ids, diffs, strict=True) if (d > 0) == up and d != 0]
         worse = [i for i, d in zip(ids, diffs, strict=True) if (d < 0) == up and d != 0]
         out[name] = {

@@ -13,7 +13,7 @@ import pytest
 
 from eval import calibrate, crossval
 from eval.calibrate import MAX_HEDGED, MAX_NOT_COVERED, Traced, choose_thresholds, held_out_splits
-from eval.crossval import deal_folds, figures, paired
+from eval.crossval import FIGURES, deal_folds, figures, paired
 from eval.dataset import load_for_fitting
 
 
@@ -86,6 +86,12 @@ def record(
     return got if hit1 is None else {**got, "hit1": hit1}
 
 
+def test_every_figure_is_an_eval_metric_that_knows_which_way_is_better() -> None:
+    from eval.metrics import METRICS
+
+    assert all(METRICS[name].better is not None for name in FIGURES)
+
+
 def test_figures_pool_the_held_out_answers() -> None:
     records = {
         "u1": record("unanswerable", "hedged", p_answers=0.2),
@@ -106,7 +112,7 @@ def test_figures_pool_the_held_out_answers() -> None:
         "answerable_hedged": pytest.approx(1 / 3),
         "answerable_not_covered": pytest.approx(1 / 3),
         "hit@1": 0.5,
-        "key_facts": 0.5,
+        "fact_recall": 0.5,
         "quote_precision": 0.25,
         "opens_on_gold": 0.5,
         # answerable above unanswerable in 3 of the 6 pairs
