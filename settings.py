@@ -140,6 +140,15 @@ class AnswerSettings(BaseModel):
         "the decision's evidence and a hedged answer's caveat (about where unrelated words "
         "sit for MiniLM: 'jabs' / 'smartcard' -0.04, synonyms 0.45-0.75).",
     )
+    elsewhere_caveat_at: float = Field(
+        default=0.05,
+        ge=0,
+        le=2,
+        description="A hedged answer to a question naming a season says that another season's "
+        "bulletin comes closer when that bulletin's best sentence is at least this much more "
+        "similar to the question (the decision feature 'season_elsewhere'; on train, questions "
+        "about a topic another season holds score 0.04-0.31, most answerable ones below 0.05).",
+    )
     key_span_share: float = Field(
         default=0.5,
         gt=0,

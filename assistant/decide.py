@@ -33,7 +33,7 @@ from assistant.lexicon import DATA_DIR, nations
 from assistant.match import WordMatch, coverage, match_words, word_vectors
 from assistant.query import Query
 from assistant.reader import Reading, feature_matrix, term_weights
-from assistant.retrieve import build_tables
+from assistant.retrieve import build_tables, closer_elsewhere
 from assistant.spans import span_features, span_matrix
 from index.search import SearchIndex
 from records import ANSWERED, HEDGED, NOT_COVERED, Hit
@@ -68,6 +68,7 @@ DECISION_FEATURES = (
     "pinned_missing",
     "rare_missing",
     "season_missing",
+    "season_elsewhere",
     "short_question",
     "question_prior",
     "topic_prior",
@@ -469,7 +470,7 @@ def decide(
         status, chosen, "", p_answers, p_on_topic, features, evidence, spans, passages
     )
     if status == HEDGED:
-        decision.caveat = caveat_for(query, features, evidence)
+        decision.caveat = caveat_for(query, features, evidence, tuning)
     return decision
 
 
@@ -511,6 +512,7 @@ def question_features(
     group = query.kind.group if query.kind is not None else "none"
     found_any = any(r.kind_spans for r in quoted)
     found_best = any(r.kind_spans for r in quoted if r.key == best.key)
+    elsewhere, elsewhere_season = closer_elsewhere(query, index)
     span_scores = [sp.score for r in quoted for sp in r.answer_spans]
     best_item_spans = [sp.score for r in quoted if r.key == best.key for sp in r.answer_spans]
     features = {
@@ -534,6 +536,7 @@ def question_features(
         "pinned_missing": len(missing_figures) / len(query.pinned) if query.pinned else 0.0,
         "rare_missing": rare_missing(term_matches, weights),
         "season_missing": float(bool(query.missing_seasons)),
+        "season_elsewhere": elsewhere,
         "short_question": 1.0 / (1 + len(terms)),
         "question_prior": prior.answerable,
         "topic_prior": prior.on_topic,
@@ -554,6 +557,7 @@ def question_features(
         "figures": ", ".join(missing_figures),
         "nation": "" if query.nation is None else f"{query.nation}: {nation_found}",
         "season": ", ".join(query.missing_seasons),
+        "closer in": elsewhere_season if elsewhere else "",
     }
     return features, evidence
 
@@ -602,7 +606,9 @@ def caveat_templates() -> dict[str, str]:
     return {k: v for k, v in data.items() if not k.startswith("_")}
 
 
-def caveat_for(query: Query, features: dict[str, float], evidence: dict[str, str]) -> str:
+def caveat_for(
+    query: Query, features: dict[str, float], evidence: dict[str, str], tuning: AnswerSettings
+) -> str:
     """Say exactly what the archive doesn't give: the first missing thing, most specific first."""
     say = caveat_templates()
     focus = " ".join(query.focus)
@@ -619,6 +625,9 @@ def caveat_for(query: Query, features: dict[str, float], evidence: dict[str, str
         return say["kind"].format(kind=query.kind.rule.label)
     if evidence.get("figures"):
         return say["figures"].format(figures=evidence["figures"])
+    if features["season_elsewhere"] >= tuning.elsewhere_caveat_at:  # the topic is elsewhere
+        named = " and ".join(query.seasons)
+        return say["season_elsewhere"].format(season=named, elsewhere=evidence["closer in"])
     unmatched_focus = [w for w in query.focus if f"{w} ?" in evidence.get("focus", "")]
     if unmatched_focus:
         return say["focus"].format(focus=" ".join(unmatched_focus))

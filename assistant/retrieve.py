@@ -16,7 +16,7 @@ import numpy as np
 from assistant.query import Query
 from assistant.terms import idf_table, weighted_coverage
 from index.search import SearchIndex
-from records import Hit
+from records import OVERVIEW, Hit
 from sentences import chunk_sentences
 from settings import RetrievalSettings
 
@@ -112,6 +112,39 @@ def _make_tables(index: SearchIndex) -> tuple[dict[str, np.ndarray], dict[str, f
             matrices[chunk_id] = np.stack(rows)
     idf = idf_table(c.embed_text for c in index.chunks.values())
     return matrices, idf
+
+
+def closer_elsewhere(query: Query, index: SearchIndex) -> tuple[float, str]:
+    """How much closer the archive comes to the question in bulletins other than the seasons
+    it is restricted to, and the season where it does: (best sentence similarity in any
+    other bulletin - best in the named seasons, that season), or (0, "") when unrestricted.
+
+    "What did the summer 2021 update say about the DSPT deadline?" finds summer passages
+    however poorly they fit; that the autumn bulletin fits far better is what tells the
+    decision that the summer one doesn't say.
+    """
+    if not query.seasons:
+        return 0.0, ""
+    matrix, seasons = index.derived("sentence_seasons", _sentence_seasons)
+    similarity = matrix @ query.vector
+    inside = np.isin(seasons, query.seasons)
+    outside = np.flatnonzero(~inside & (seasons != OVERVIEW))  # the overview is no bulletin
+    if not outside.size:
+        return 0.0, ""
+    best_inside = float(similarity[inside].max()) if inside.any() else 0.0
+    best = outside[int(similarity[outside].argmax())]
+    margin = float(similarity[best]) - best_inside
+    return (margin, str(seasons[best])) if margin > 0 else (0.0, "")
+
+
+def _sentence_seasons(index: SearchIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Every sentence vector of the archive as one matrix, beside its passage's season."""
+    vectors, _ = build_tables(index)
+    matrix = np.concatenate(list(vectors.values()))
+    seasons = np.concatenate(
+        [[index.chunks[chunk_id].season] * len(rows) for chunk_id, rows in vectors.items()]
+    )
+    return matrix, seasons
 
 
 def _prefer_newest(

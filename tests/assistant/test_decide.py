@@ -3,7 +3,8 @@
 The prior reads how answerable, and how on topic, the train questions nearest the asked
 one were; the decision models weigh it beside the passage features. Checked with the real embedding
 model and snapshot index. The passage order puts first the passage whose sentence the
-reader scores best, weighed against its retrieval score.
+reader scores best, weighed against its retrieval score. A question naming a season is
+told when another season comes closer, and its hedge says which.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from assistant.decide import (
     ModelMissingError,
     PriorReading,
     QuestionPrior,
+    caveat_for,
     choose_items,
     decide,
     load_model,
@@ -29,9 +31,9 @@ from assistant.decide import (
 )
 from assistant.query import make_query
 from assistant.reader import Reading, read
-from assistant.retrieve import retrieve
+from assistant.retrieve import closer_elsewhere, retrieve
 from assistant.terms import unmatched_spans
-from records import Chunk, Hit
+from records import OVERVIEW, Chunk, Hit
 
 ASKED = [  # item id, question, answerable, on topic
     ("a-1", "When do pharmacies have to submit FP34C claims through MYS?", 1, 1),
@@ -232,3 +234,35 @@ def test_the_best_item_leads_with_its_list_and_the_rest_keep_source_order(
     chosen = choose_items(ranked, 0.5, snapshot_settings.answer)
     # The lead-in brings its list; the block leads, the other items follow in source order.
     assert [r.line for r in chosen] == [1, 2, 3, 0, 4]
+
+
+def test_another_season_coming_closer_is_measured_and_named(index) -> None:
+    asked = "Who were the named contacts for the DMS IT work?"
+    anywhere = make_query(asked, asked, index)
+    assert closer_elsewhere(anywhere, index) == (0.0, "")  # no season named: nothing to compare
+    away = make_query(asked, asked, index, seasons=["Summer 2021"])
+    margin, season = closer_elsewhere(away, index)
+    assert margin > 0.05 and season not in ("Summer 2021", OVERVIEW, "")
+    at_home = make_query(asked, asked, index, seasons=[season])
+    assert closer_elsewhere(at_home, index) == (0.0, "")  # the named season holds the best
+    everywhere = make_query(
+        asked, asked, index, seasons=[s for s in index.seasons if s != OVERVIEW]
+    )
+    assert closer_elsewhere(everywhere, index) == (0.0, "")  # no other bulletin to compare
+
+
+def test_a_hedge_for_another_seasons_topic_names_that_season(snapshot_settings, index) -> None:
+    asked = "What did it say about Virtual Visits?"
+    query = make_query(asked, asked, index, seasons=["Summer 2021"])
+    features = dict.fromkeys(DECISION_FEATURES, 0.0) | {"season_elsewhere": 0.2}
+    evidence = {"closer in": "Autumn 2021"}
+    caveat = caveat_for(query, features, evidence, snapshot_settings.answer)
+    assert caveat == (
+        "The Summer 2021 bulletin doesn't cover this; the Autumn 2021 bulletin comes closer."
+    )
+    # barely closer: the season is not blamed
+    barely = features | {"season_elsewhere": 0.01}
+    assert "Autumn" not in caveat_for(query, barely, evidence, snapshot_settings.answer)
+    # a missing figure is the more specific thing to name
+    figures = caveat_for(query, features, evidence | {"figures": "4"}, snapshot_settings.answer)
+    assert figures == "The bulletins say nothing for 4."
