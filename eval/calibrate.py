@@ -56,8 +56,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 SEED = 0
 KEEP_RATIOS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0)
 ORDER_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 2.0)  # retrieval's weight in passage order
-MAX_NOT_COVERED = 0.015  # answerable held-out questions said to be not covered, at most
-MAX_HEDGED = 0.10  # answerable held-out questions hedged, at most
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)  # inverse regularisation strengths tried by 5-fold CV
 PRIOR_FILE = "asked.npz"  # the question prior's train questions, beside the model file
 
@@ -260,8 +258,11 @@ def item_state(probs: list, answered_at: float, on_topic_at: float) -> str:
     )
 
 
-def choose_thresholds(scored: list[tuple[object, list]]) -> tuple[float, float, dict]:
-    """Pick (answered_at, on_topic_at): the most unanswerable flagged within the limits.
+def choose_thresholds(
+    scored: list[tuple[object, list]], max_hedged: float, max_not_covered: float
+) -> tuple[float, float, dict]:
+    """Pick (answered_at, on_topic_at): the most unanswerable flagged with at most
+    max_hedged of the answerable questions hedged and max_not_covered not covered.
 
     scored holds (item, [(p_answers, p_on_topic) or None per part]).
     """
@@ -270,9 +271,9 @@ def choose_thresholds(scored: list[tuple[object, list]]) -> tuple[float, float, 
     for answered_at in grid:
         for on_topic_at in grid:
             stats = rates(scored, answered_at, on_topic_at)
-            if stats["answerable_not_covered"] > MAX_NOT_COVERED:
+            if stats["answerable_not_covered"] > max_not_covered:
                 continue
-            if stats["answerable_hedged"] > MAX_HEDGED:
+            if stats["answerable_hedged"] > max_hedged:
                 continue
             key = (
                 stats["unanswerable_flagged"],
@@ -476,7 +477,9 @@ def fit(train: list[Traced], dev: list[Traced], index, settings, folds: int = 0)
         fitted_models = fit_deciding(fitting, reader, spans, keep_ratio, index, tuning)
         models.append(fitted_models)
         scored += score_parts(held, fitted_models, keep_ratio, index, tuning)
-    answered_at, on_topic_at, held_out_rates = choose_thresholds(scored)
+    answered_at, on_topic_at, held_out_rates = choose_thresholds(
+        scored, tuning.hedged_limit, tuning.not_covered_limit
+    )
     held_out = {"dev": len(dev), "train_out_of_fold": len(train) if folds else 0, "folds": folds}
     return Fitted(
         models[0], keep_ratio, recall, order_weight, order_train, order_held_out,
@@ -618,7 +621,10 @@ def write_model(
         },
         "thresholds": {"answered": fitted.answered_at, "on_topic": fitted.on_topic_at},
         "held_out_at_thresholds": {k: round(v, 4) for k, v in fitted.held_out_rates.items()},
-        "limits": {"answerable_not_covered": MAX_NOT_COVERED, "answerable_hedged": MAX_HEDGED},
+        "limits": {
+            "answerable_not_covered": settings.answer.not_covered_limit,
+            "answerable_hedged": settings.answer.hedged_limit,
+        },
         # The settings the features were read with: a change to any of them needs a refit
         # (tests/eval/test_calibration.py compares these with the current defaults).
         "fitted_with": fitted_with(settings),
