@@ -620,6 +620,10 @@ def caveat_for(
     if group in ("precise", "name") and not features[f"{group}_found"] and query.kind:
         if query.kind.kind == "name" and focus:
             return say["name_focus"].format(focus=focus)
+        if query.kind.kind == "expansion":
+            if not query.kind.acronym:
+                return say["expansion_letters"]
+            return say["expansion"].format(acronym=query.kind.acronym)
         if focus:
             return say["kind_focus"].format(kind=query.kind.rule.label, focus=focus)
         return say["kind"].format(kind=query.kind.rule.label)

@@ -21,6 +21,12 @@ Span = tuple[int, int]
 _JOINERS = frozenset({"and", "of", "for", "the", "in", "&", "on", "to"})
 _ACRONYM = re.compile(r"\b([A-Z][A-Za-z&]*[A-Z][A-Za-z0-9&]*|[a-z][A-Z]{1,6}[a-z]?)\b")
 _WORD = re.compile(r"[A-Za-z][\w’'&-]*")
+# "dms stand for?", "what is cis2 short for": one lower-case word asked about, no other
+_TYPED_ACRONYM = re.compile(
+    r"(?:^\W*|\bwhat (?:does|do|is|are) )"
+    r"([a-z][a-z0-9&]{1,9})\s+(?:stands?|is short|short)\s+for\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -57,9 +63,15 @@ def asked_kind(question: str) -> Asked | None:
 
 
 def question_acronym(question: str) -> str:
-    """The acronym a question asks about: the last capitalised short token before "stand for"."""
+    """The acronym a question asks about: the last capitalised short token before "stand for",
+    or, in a question typed in lower case ("dms stand for?"), the word just before it."""
     found = [m.group(1) for m in _ACRONYM.finditer(question) if len(m.group(1)) <= 10]
-    return found[-1] if found else ""
+    if found:
+        return found[-1]
+    typed = _TYPED_ACRONYM.search(question)
+    if not typed or typed.group(1).lower() in stopwords():  # "what does it stand for?"
+        return ""
+    return typed.group(1).upper()
 
 
 def _bare_acronym_question(question: str) -> str:

@@ -266,3 +266,10 @@ def test_a_hedge_for_another_seasons_topic_names_that_season(snapshot_settings, 
     # a missing figure is the more specific thing to name
     figures = caveat_for(query, features, evidence | {"figures": "4"}, snapshot_settings.answer)
     assert figures == "The bulletins say nothing for 4."
+
+
+def test_a_hedged_expansion_names_the_letters(snapshot_settings, index) -> None:
+    query = make_query("dms stand for?", "dms stand for?", index)
+    features = dict.fromkeys(DECISION_FEATURES, 0.0) | {"precise_asked": 1.0}
+    caveat = caveat_for(query, features, {}, snapshot_settings.answer)
+    assert caveat == "The bulletins don't say what DMS stands for."

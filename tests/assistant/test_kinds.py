@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.kinds import asked_kind, expansion_spans, find_spans, merge_spans, name_spans
+from assistant.kinds import (
+    asked_kind,
+    expansion_spans,
+    find_spans,
+    merge_spans,
+    name_spans,
+    question_acronym,
+)
 
 
 def spans_text(question: str, sentence: str, known: frozenset[str] = frozenset()) -> list[str]:
@@ -86,6 +93,28 @@ def test_a_date_kind_needs_a_real_date() -> None:
 )
 def test_expansions_in_any_case_and_order(acronym: str, sentence: str, expected: str) -> None:
     assert [sentence[a:b] for a, b in expansion_spans(acronym, sentence)] == [expected]
+
+
+@pytest.mark.parametrize(
+    ("question", "acronym"),
+    [
+        ("What does LFPSE stand for?", "LFPSE"),
+        ("podac stand for?", "PODAC"),  # typed in lower case: the word before "stand for"
+        ("prsb stands for wat", "PRSB"),
+        ("what is cis2 short for", "CIS2"),
+        ("what does it stand for?", ""),  # a pronoun: the letters are in an earlier turn
+        ("what do the letters stand for?", ""),
+    ],
+)
+def test_the_letters_asked_about(question: str, acronym: str) -> None:
+    assert question_acronym(question) == acronym
+
+
+def test_a_lower_case_question_finds_its_expansion() -> None:
+    sentence = "for pharmacy, optometry, dentistry, ambulance and community services (PODAC)."
+    assert spans_text("podac stand for?", sentence) == [
+        "pharmacy, optometry, dentistry, ambulance and community"
+    ]
 
 
 def test_the_acronym_alone_spells_nothing_out() -> None:
