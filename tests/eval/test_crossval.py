@@ -13,7 +13,7 @@ import pytest
 
 from eval import calibrate, crossval
 from eval.calibrate import Traced, choose_thresholds, held_out_splits
-from eval.crossval import FIGURES, deal_folds, figures, paired
+from eval.crossval import FIGURES, deal_by_topic, deal_folds, figures, paired
 from eval.dataset import load_for_fitting
 
 
@@ -39,6 +39,28 @@ def test_the_folds_are_the_same_every_run(items) -> None:
     first = [[t.item.id for t in f] for f in deal_folds(items, 5)]
     assert first == [[t.item.id for t in f] for f in deal_folds(items, 5)]
     assert first != [[t.item.id for t in f] for f in deal_folds(items, 5, seed=1)]
+
+
+def _on_topic(item_id: str, heading: str) -> Traced:
+    chunk = SimpleNamespace(heading_path=("Topic area", heading))
+    hit = SimpleNamespace(chunk=chunk)
+    return Traced(SimpleNamespace(id=item_id), [hit], [])
+
+
+def test_held_out_by_topic_every_topic_sits_in_one_fold() -> None:
+    sizes = {"NHS App": 9, "RTEC": 7, "EPS": 6, "DSPT": 4, "CPCS": 3, "Smartcards": 2}
+    traced = [_on_topic(f"{h}-{i}", h) for h, n in sizes.items() for i in range(n)]
+    traced.append(Traced(SimpleNamespace(id="nothing-found"), [], []))
+    folds = deal_by_topic(traced, 3)
+    ids = [t.item.id for fold in folds for t in fold]
+    assert sorted(ids) == sorted(t.item.id for t in traced)  # each once
+    homes = {h: {k for k, f in enumerate(folds) for t in f if t.item.id.startswith(h)}
+             for h in sizes}  # fmt: skip
+    assert all(len(home) == 1 for home in homes.values()), homes
+    assert max(len(f) for f in folds) - min(len(f) for f in folds) <= 2  # 32 items, balanced
+    assert [[t.item.id for t in f] for f in deal_by_topic(traced, 3)] == [
+        [t.item.id for t in f] for f in folds
+    ]  # the same every run
 
 
 def test_calibration_answers_each_train_and_dev_question_once_by_models_that_never_saw_it() -> None:
