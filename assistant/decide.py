@@ -557,7 +557,7 @@ def question_features(
         "figures": ", ".join(missing_figures),
         "nation": "" if query.nation is None else f"{query.nation}: {nation_found}",
         "season": ", ".join(query.missing_seasons),
-        "closer in": elsewhere_season if elsewhere else "",
+        "closer in": elsewhere_season,  # "" unless another bulletin comes closer
     }
     return features, evidence
 
