@@ -16,7 +16,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from assistant.lexicon import SEASON_RE, nations
+from assistant.lexicon import SEASON_RE, latest_pattern, nations
 from assistant.terms import question_terms
 from settings import FollowUpSettings
 
@@ -68,8 +68,9 @@ def is_follow_up(
     pronoun and few other words ("when is it due?", "are they hiring anyone for it?"),
     when it names nothing at all ("until when?"), or, given the archive's words, when it
     names none of the archive's subjects and either uses only words the archive uses ("I
-    mean going by the autumn bulletin") or is bare, a word or two and no name ("is there a
-    target go-live?", "how do i sign up?"). A short question on a new topic ("What is
+    mean going by the autumn bulletin") or names no name of its own and is either bare, a
+    word or two ("is there a target go-live?", "how do i sign up?"), or names a bulletin
+    ("I mean going by the autumn bulletin specifically"). A short question on a new topic ("What is
     RTEC?") stands alone, and so does one about something the archive never mentions
     ("who won the FA Cup?").
     """
@@ -84,7 +85,10 @@ def is_follow_up(
         return False
     if all(_known(t, words.vocabulary) for t in terms):
         return True
-    return len(terms) <= tuning.bare_words and not _names_its_own(question, words)
+    if _names_its_own(question, words):
+        return False
+    # naming a bulletin but no subject, it changes the season of the subject before it
+    return len(terms) <= tuning.bare_words or bool(SEASON_RE.search(question))
 
 
 def _names_its_own(question: str, words: ArchiveWords) -> bool:
@@ -118,9 +122,10 @@ def resolve(
 
 
 def _carry(context: list[str], turn: str) -> list[str]:
-    """Add a turn to the context; a season or nation it names replaces the context's own."""
+    """Add a turn to the context; a season or nation it names replaces the context's own,
+    and one asking for the latest position ("what's the newest one?") drops the season."""
     replaced = context
-    if SEASON_RE.search(turn):
+    if SEASON_RE.search(turn) or latest_pattern().search(turn):
         replaced = [_BULLETIN_WORDS.sub(" ", SEASON_RE.sub(" ", c)) for c in replaced]
     any_nation = re.compile(
         rf"\b({'|'.join(s for spellings in nations().values() for s in spellings)})\b", re.I

@@ -102,6 +102,14 @@ def answer_kinds() -> tuple[KindRule, ...]:
 
 
 @cache
+def latest_pattern() -> re.Pattern:
+    """Words that ask for the latest position ("newest", "by now", "the later bulletins")."""
+    lines = (DATA_DIR / "latest.txt").read_text(encoding="utf-8").splitlines()
+    phrases = [p.strip() for p in lines if p.strip() and not p.lstrip().startswith("#")]
+    return re.compile(rf"\b(?:{'|'.join(phrases)})(?!\w)", re.I)
+
+
+@cache
 def month_pattern() -> re.Pattern:
     """A month name or abbreviation ("May" only capitalised: "may be" is not a date)."""
     data = json.loads((DATA_DIR / "answer_kinds.json").read_text(encoding="utf-8"))

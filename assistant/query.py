@@ -20,7 +20,14 @@ import numpy as np
 
 from assistant.followup import ArchiveWords, resolve
 from assistant.kinds import Asked, asked_kind
-from assistant.lexicon import SEASON_RE, focus_stops, generic_focus, month_pattern, nations
+from assistant.lexicon import (
+    SEASON_RE,
+    focus_stops,
+    generic_focus,
+    latest_pattern,
+    month_pattern,
+    nations,
+)
 from assistant.match import word_vectors
 from assistant.terms import STOPWORDS, question_terms, unmatched_spans
 from index.search import SearchIndex
@@ -31,10 +38,6 @@ _TAG = re.compile(r"<[^>]{0,500}>")
 _BULLETIN_RE = re.compile(
     r"\b(spring|summer|autumn|fall|winter)(\s*(of\s*)?('?\d{2}|\d{4}))?\s+(it\s+)?"
     r"(updates?|bulletins?|edition|issue|newsletter|one)\b",
-    re.IGNORECASE,
-)
-_LATEST_RE = re.compile(
-    r"\b(latest|current(?:ly)?|most recent|newest|now|as things stand|these days|today|still)\b",
     re.IGNORECASE,
 )
 # Where a compound question's next ask starts: a join, then a question word.
@@ -298,7 +301,7 @@ def seasons_missing(question: str, known: list[str]) -> list[str]:
 
 def wants_latest(question: str) -> bool:
     """True when the question asks for the latest or current position."""
-    return bool(_LATEST_RE.search(question))
+    return bool(latest_pattern().search(question))
 
 
 def strip_seasons(question: str) -> str:

@@ -123,6 +123,7 @@ WORDS = ArchiveWords(
         "is there a target go-live?",  # bare: two words, no subject, no name
         "how do i sign up?",
         "what day and time?",
+        "I mean going by the autumn bulletin specifically",  # a season, and no subject
     ],
 )
 def test_questions_naming_no_subject_lean_given_the_archives_words(question: str) -> None:
@@ -136,6 +137,7 @@ def test_questions_naming_no_subject_lean_given_the_archives_words(question: str
         "How do I get on the pilot?",  # names a subject of the archive
         "Premier League fixtures?",  # two words, but a name the archive never uses
         "who won the FA Cup final?",  # three words the archive doesn't use
+        "who won the FA Cup final in spring?",  # a season, but a name of its own
         "What is RTEC?",
     ],
 )
@@ -208,6 +210,18 @@ def test_a_season_with_year_replaces_the_old_one() -> None:
 def test_follow_up_without_a_season_keeps_the_earlier_one() -> None:
     earlier = "What did the autumn 2021 update say about RTEC?"
     assert resolve("And when is it due?", [earlier]) == f"{earlier} And when is it due?"
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Did the later bulletins change that timing?", "and what's the latest count?",
+     "has anything happened with it since?", "is it live now?"],
+)  # fmt: skip
+def test_asking_for_the_latest_lets_go_of_the_earlier_season(question: str) -> None:
+    earlier = "In summer 2021, when was the DWP side of RTEC expected to go live?"
+    resolved = resolve(question, [earlier])
+    assert "summer" not in resolved.lower()
+    assert "DWP side of RTEC" in resolved and resolved.endswith(question)
 
 
 def test_gradio_parts_history_resolves() -> None:

@@ -112,7 +112,12 @@ def test_seasons_missing(question: str, missing: list[str]) -> None:
         ("What is the latest on EPS?", True),
         ("How many users does the NHS App have currently?", True),
         ("What is the most recent RTEC news?", True),
+        ("Did the later bulletins change that timing?", True),
+        ("Has anything happened with it since?", True),
+        ("Have most pharmacies done it by now?", True),
         ("What did the autumn 2021 update say about EPS?", False),
+        ("What has NHSBSA done since January 2020?", False),
+        ("Is the later phase funded?", False),
         ("When does MYS become compulsory?", False),
     ],
 )
