@@ -1,6 +1,6 @@
 """Judge a change on four times the questions dev holds: cross-validation over train + dev.
 
-    python -m eval.crossval [--folds 5] [--out FILE] [--against FILE]
+    python -m eval.crossval [--folds 5] [--out FILE] [--against FILE [--same-folds]] [--by-topic]
 
 Dev holds 73 unanswerable questions, so its 95% interval on "unanswerable flagged" is
 about +-0.11: wider than most changes move it, and a dev gain of seven questions did not
@@ -18,7 +18,9 @@ that only moved its operating point (fewer answers: more flagged, and more hedge
 --against compares with an earlier run's file question by question: the pooled figures
 of both, the questions whose state or first passage changed, and a paired bootstrap
 interval of each difference (the same questions resampled for both runs), so that a
-change is judged by what it does to the same questions.
+change is judged by what it does to the same questions. With --same-folds each question
+keeps the fold the earlier run held it in: by topic, a change to retrieval would otherwise
+move questions between topics and reshuffle every fold.
 
 The test split is never read: items load through eval.dataset.load_for_fitting, which
 refuses it. Folds are dealt type by type in a seeded order, so each holds every type.
@@ -63,11 +65,14 @@ def held_out_answers(
     folds: int = FOLDS,
     train_folds: int = 0,
     by_topic: bool = False,
+    earlier: dict[str, int] | None = None,
 ) -> dict:
     """Answer every item with models fitted and chosen without it; item id -> record.
     train_folds is calibrate's: choose on the train folds' out-of-fold answers too;
-    by_topic holds each topic's questions out together (deal_by_topic)."""
-    dealt = deal_by_topic(traced, folds) if by_topic else deal_folds(traced, folds)
+    by_topic holds each topic's questions out together (deal_by_topic); earlier (item id
+    -> fold) deals the questions an earlier run held as it did (deal_as_before)."""
+    deal = deal_by_topic if by_topic else deal_folds
+    dealt = deal_as_before(traced, folds, earlier, deal) if earlier else deal(traced, folds)
     records: dict[str, dict] = {}
     for k, held in enumerate(dealt):
         choose = dealt[(k + 1) % folds]
@@ -124,6 +129,26 @@ def deal_by_topic(traced: list[Traced], folds: int, seed: int = SEED) -> list[li
     dealt: list[list[Traced]] = [[] for _ in range(folds)]
     for name in sorted(names, key=lambda n: (-len(groups[n]), tiebreak[n])):
         min(dealt, key=len).extend(groups[name])
+    return dealt
+
+
+def deal_as_before(
+    traced: list[Traced], folds: int, earlier: dict[str, int], deal
+) -> list[list[Traced]]:
+    """Deal each question to the fold an earlier run held it in; the others as deal does.
+
+    A topic is the heading a question retrieves first, so a change to retrieval moves
+    questions between topics, and every fold with them: compared with a run on the old
+    folds, the difference is mostly the reshuffle. Keeping the earlier folds pairs each
+    question with its own earlier answer, fitted without the same questions.
+    """
+    dealt: list[list[Traced]] = [[] for _ in range(folds)]
+    others = []
+    for t in traced:
+        fold = earlier.get(t.item.id, -1)
+        (dealt[fold] if 0 <= fold < folds else others).append(t)
+    for k, fold in enumerate(deal(others, folds) if others else []):
+        dealt[k].extend(fold)
     return dealt
 
 
@@ -300,17 +325,30 @@ def main(argv: list[str] | None = None) -> int:
         help="hold out each topic's questions together (a topic: the heading a question "
         "retrieves first), so no held-out question has a paraphrase among the fitting ones",
     )
+    parser.add_argument(
+        "--same-folds",
+        action="store_true",
+        help="deal each question to the fold the --against run held it in (by topic, a "
+        "change to retrieval would otherwise move questions between topics and folds)",
+    )
     args = parser.parse_args(argv)
     if args.folds < 3:
         parser.error("--folds must be at least 3 (one to hold out, one to choose, one to fit)")
     against = json.loads(args.against.read_text(encoding="utf-8")) if args.against else None
+    if args.same_folds and against is None:
+        parser.error("--same-folds needs --against (the run whose folds to keep)")
+    earlier = (
+        {item_id: int(r["fold"]) for item_id, r in against["records"].items()}
+        if args.same_folds
+        else None
+    )
     with tempfile.TemporaryDirectory(prefix="cpitg-crossval-") as scratch:
         settings = fitting_settings(args.index_dir, Path(scratch))
         index = get_index(settings)
         items = load_for_fitting("train") + load_for_fitting("dev")
         traced = trace(items, index, settings)
         records = held_out_answers(
-            traced, index, settings, args.folds, args.train_folds, args.by_topic
+            traced, index, settings, args.folds, args.train_folds, args.by_topic, earlier
         )
     result = {
         "folds": args.folds,

@@ -13,7 +13,7 @@ import pytest
 
 from eval import calibrate, crossval
 from eval.calibrate import Traced, choose_thresholds, held_out_splits
-from eval.crossval import FIGURES, deal_by_topic, deal_folds, figures, paired
+from eval.crossval import FIGURES, deal_as_before, deal_by_topic, deal_folds, figures, paired
 from eval.dataset import load_for_fitting
 
 
@@ -61,6 +61,28 @@ def test_held_out_by_topic_every_topic_sits_in_one_fold() -> None:
     assert [[t.item.id for t in f] for f in deal_by_topic(traced, 3)] == [
         [t.item.id for t in f] for f in folds
     ]  # the same every run
+
+
+def test_the_same_folds_keep_each_question_where_the_earlier_run_held_it() -> None:
+    # A change to retrieval moved "RTEC-0" to the EPS topic; its fold stays the earlier one.
+    earlier = {f"{h}-{i}": k for k, h in enumerate(("NHS App", "RTEC", "EPS")) for i in range(3)}
+    traced = [_on_topic(item_id, item_id.rsplit("-", 1)[0]) for item_id in earlier]
+    traced[3] = _on_topic("RTEC-0", "EPS")
+    traced += [_on_topic("new-0", "DSPT"), _on_topic("new-1", "DSPT")]  # not in the earlier run
+    folds = deal_as_before(traced, 3, earlier, deal_by_topic)
+    ids = [[t.item.id for t in f] for f in folds]
+    assert all(earlier[i] == k for k, fold in enumerate(ids) for i in fold if i in earlier)
+    assert sorted(i for fold in ids for i in fold) == sorted(t.item.id for t in traced)
+    assert [k for k, fold in enumerate(ids) if "new-0" in fold] == [
+        k for k, fold in enumerate(ids) if "new-1" in fold
+    ]  # the questions new to this run are dealt by topic among themselves
+
+
+def test_same_folds_needs_an_earlier_run(capsys) -> None:
+    with pytest.raises(SystemExit) as refused:
+        crossval.main(["--same-folds"])
+    assert refused.value.code == 2
+    assert "--same-folds needs --against" in capsys.readouterr().err
 
 
 def test_calibration_answers_each_train_and_dev_question_once_by_models_that_never_saw_it() -> None:
