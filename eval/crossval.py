@@ -34,7 +34,7 @@ import argparse
 import json
 import sys
 import tempfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +72,7 @@ def held_out_answers(
     by_topic holds each topic's questions out together (deal_by_topic); earlier (item id
     -> fold) deals the questions an earlier run held as it did (deal_as_before)."""
     deal = deal_by_topic if by_topic else deal_folds
-    dealt = deal_as_before(traced, folds, earlier, deal) if earlier else deal(traced, folds)
+    dealt = deal_as_before(traced, folds, earlier, by_topic) if earlier else deal(traced, folds)
     records: dict[str, dict] = {}
     for k, held in enumerate(dealt):
         choose = dealt[(k + 1) % folds]
@@ -133,20 +133,33 @@ def deal_by_topic(traced: list[Traced], folds: int, seed: int = SEED) -> list[li
 
 
 def deal_as_before(
-    traced: list[Traced], folds: int, earlier: dict[str, int], deal
+    traced: list[Traced], folds: int, earlier: dict[str, int], by_topic: bool = False
 ) -> list[list[Traced]]:
-    """Deal each question to the fold an earlier run held it in; the others as deal does.
+    """Deal each question to the fold an earlier run held it in; the others as usual.
 
     A topic is the heading a question retrieves first, so a change to retrieval moves
     questions between topics, and every fold with them: compared with a run on the old
     folds, the difference is mostly the reshuffle. Keeping the earlier folds pairs each
-    question with its own earlier answer, fitted without the same questions.
+    question with its own earlier answer, fitted without the same questions. Questions
+    the earlier run did not hold (a new writing pass) are dealt among themselves; by
+    topic, one joins the fold holding most of its topic's questions instead, so that no
+    new paraphrase of a held-out question sits among the fitting ones.
     """
     dealt: list[list[Traced]] = [[] for _ in range(folds)]
     others = []
     for t in traced:
         fold = earlier.get(t.item.id, -1)
         (dealt[fold] if 0 <= fold < folds else others).append(t)
+    if by_topic:
+        homes: dict[str, Counter] = defaultdict(Counter)
+        for k, fold in enumerate(dealt):
+            for t in fold:
+                homes[topic_of(t)][k] += 1
+        placed = [t for t in others if homes[topic_of(t)]]
+        for t in placed:
+            dealt[homes[topic_of(t)].most_common(1)[0][0]].append(t)
+        others = [t for t in others if not homes[topic_of(t)]]
+    deal = deal_by_topic if by_topic else deal_folds
     for k, fold in enumerate(deal(others, folds) if others else []):
         dealt[k].extend(fold)
     return dealt

@@ -68,14 +68,15 @@ def test_the_same_folds_keep_each_question_where_the_earlier_run_held_it() -> No
     earlier = {f"{h}-{i}": k for k, h in enumerate(("NHS App", "RTEC", "EPS")) for i in range(3)}
     traced = [_on_topic(item_id, item_id.rsplit("-", 1)[0]) for item_id in earlier]
     traced[3] = _on_topic("RTEC-0", "EPS")
-    traced += [_on_topic("new-0", "DSPT"), _on_topic("new-1", "DSPT")]  # not in the earlier run
-    folds = deal_as_before(traced, 3, earlier, deal_by_topic)
+    # Not in the earlier run: two on a topic it never saw, one on EPS (held in fold 2).
+    traced += [_on_topic("new-0", "DSPT"), _on_topic("new-1", "DSPT"), _on_topic("new-2", "EPS")]
+    folds = deal_as_before(traced, 3, earlier, by_topic=True)
     ids = [[t.item.id for t in f] for f in folds]
     assert all(earlier[i] == k for k, fold in enumerate(ids) for i in fold if i in earlier)
     assert sorted(i for fold in ids for i in fold) == sorted(t.item.id for t in traced)
-    assert [k for k, fold in enumerate(ids) if "new-0" in fold] == [
-        k for k, fold in enumerate(ids) if "new-1" in fold
-    ]  # the questions new to this run are dealt by topic among themselves
+    home = {i: k for k, fold in enumerate(ids) for i in fold}
+    assert home["new-0"] == home["new-1"]  # a new topic: dealt by topic among themselves
+    assert home["new-2"] == 2  # joins the fold holding most of its topic's questions
 
 
 def test_same_folds_needs_an_earlier_run(capsys) -> None:
