@@ -5,8 +5,8 @@
 
 Choices are made on held-out answers: each dev question answered by the models fitted on
 train. With --train-folds 5, each train question answered by models fitted on the other
-four fifths of train (out of fold) counts too, so every limit is counted over 867
-questions, not dev's 217; no answer a choice counts comes from a model that saw its
+four fifths of train (out of fold) counts too, so every limit is counted over 1,001
+questions, not dev's 251; no answer a choice counts comes from a model that saw its
 question. The shipped model chooses on dev alone: pooled choice flagged more in
 cross-validation but not on the sealed test split (README, Quality).
 1. Every train question goes through the real pipeline up to the reading
