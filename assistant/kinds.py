@@ -19,8 +19,14 @@ Span = tuple[int, int]
 
 # Small words an expansion may hold between its initials: "Department for Work and Pensions".
 _JOINERS = frozenset({"and", "of", "for", "the", "in", "&", "on", "to"})
-_ACRONYM = re.compile(r"\b([A-Z][A-Za-z&]*[A-Z][A-Za-z0-9&]*|[a-z][A-Z]{1,6}[a-z]?)\b")
+ACRONYM = re.compile(r"\b([A-Z][A-Za-z&]*[A-Z][A-Za-z0-9&]*|[a-z][A-Z]{1,6}[a-z]?)\b")
 _WORD = re.compile(r"[A-Za-z][\w’'&-]*")
+# The words that ask for an expansion: the letters come just before "stand for" / "mean",
+# and just after "the abbreviation" / "meant by".
+_ASKS_AFTER_LETTERS = re.compile(r"\b(?:stands?|short|mean|means)\b", re.I)
+_ASKS_BEFORE_LETTERS = re.compile(
+    r"\b(?:abbreviation|acronym|meant by|meaning of|short for|expansion of)\b", re.I
+)
 # "dms stand for?", "what is cis2 short for": one lower-case word asked about, no other
 _TYPED_ACRONYM = re.compile(
     r"(?:^\W*|\bwhat (?:does|do|is|are) )"
@@ -63,11 +69,24 @@ def asked_kind(question: str) -> Asked | None:
 
 
 def question_acronym(question: str) -> str:
-    """The acronym a question asks about: the last capitalised short token before "stand for",
-    or, in a question typed in lower case ("dms stand for?"), the word just before it."""
-    found = [m.group(1) for m in _ACRONYM.finditer(question) if len(m.group(1)) <= 10]
+    """The acronym a question asks about, or in a question typed in lower case ("dms stand
+    for?") the word just before "stand for".
+
+    Of several capitalised tokens, the one just after "the abbreviation" or "meant by" is
+    asked about, else the one just before "stand for" or "mean", else the last: "What does
+    PODAC mean in NHSX's plan?" asks about PODAC, not NHSX.
+    """
+    found = [m for m in ACRONYM.finditer(question) if len(m.group(1)) <= 10]
     if found:
-        return found[-1]
+        leading = _ASKS_BEFORE_LETTERS.search(question)
+        after = [m for m in found if leading and m.start() >= leading.end()]
+        if after:
+            return after[0].group(1)
+        trailing = _ASKS_AFTER_LETTERS.search(question)
+        before = [m for m in found if trailing and m.end() <= trailing.start()]
+        if before:
+            return before[-1].group(1)
+        return found[-1].group(1)
     typed = _TYPED_ACRONYM.search(question)
     if not typed or typed.group(1).lower() in stopwords():  # "what does it stand for?"
         return ""
@@ -76,7 +95,7 @@ def question_acronym(question: str) -> str:
 
 def _bare_acronym_question(question: str) -> str:
     match = re.fullmatch(
-        r"\s*(?i:what|wot|wat)(?i:'s| is| are| was)?\s+(?i:an?\s+|the\s+)?"
+        r"\s*(?:(?i:what|wot|wat)(?i:'s| is| are| was)?\s+)?(?i:an?\s+|the\s+)?"
         r"([A-Z][A-Za-z0-9&]{1,9})\s*\??\s*",
         question,
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from assistant.kinds import ACRONYM, expansion_spans
 from assistant.query import Query
 from assistant.terms import idf_table, weighted_coverage
 from index.search import SearchIndex
@@ -32,7 +33,8 @@ def retrieve(query: Query, index: SearchIndex, top_k: int = 10) -> list[Hit]:
         keyword = [(i, s) for i, s in keyword if i in allowed]
         if not dense and not keyword and query.seasons and not query.topics:
             return []  # a named season with nothing relevant: say so rather than drift
-    fused = _rescore(_fuse(dense, keyword, tuning)[: tuning.candidates], query, index, tuning)
+    fused = _with_spelled_out(_fuse(dense, keyword, tuning)[: tuning.candidates], query, index)
+    fused = _rescore(fused, query, index, tuning)
     fused = _prefer_newest(fused, index, strongly=query.wants_latest)
     return [
         Hit(chunk=index.chunks[chunk_id], score=score, rank=rank)
@@ -78,11 +80,56 @@ def _fuse(
     return sorted(scores.items(), key=lambda item: -item[1])
 
 
+def spelled_out(query: Query, index: SearchIndex) -> frozenset[str]:
+    """The passages that spell out the letters an expansion question asks about.
+
+    "What does FHIR stand for?" is answered by the one sentence that writes the words out,
+    which neither ranking need find: the letters are rare and the words are not asked.
+    """
+    if query.kind is None or not query.kind.acronym:
+        return frozenset()
+    return index.derived("spelled_out", _spelled_out_table).get(
+        _acronym_key(query.kind.acronym), frozenset()
+    )
+
+
+def _acronym_key(acronym: str) -> str:
+    key = acronym.upper()
+    return key[:-1] if len(key) > 2 and key.endswith("S") else key  # "CCGs" is "CCG"
+
+
+def _spelled_out_table(index: SearchIndex) -> dict[str, frozenset[str]]:
+    table: dict[str, set[str]] = {}
+    for chunk_id, chunk in index.chunks.items():
+        for sentence in chunk_sentences(chunk):
+            for match in ACRONYM.finditer(sentence):
+                acronym = match.group(1)
+                if expansion_spans(acronym, sentence):
+                    table.setdefault(_acronym_key(acronym), set()).add(chunk_id)
+    return {key: frozenset(ids) for key, ids in table.items()}
+
+
+def _with_spelled_out(
+    fused: list[tuple[str, float]], query: Query, index: SearchIndex
+) -> list[tuple[str, float]]:
+    """Join the passages that spell out the asked letters to the candidates (re-scoring
+    gives them their bonus), keeping to the season or topic the question is held to."""
+    allowed = _allowed_ids(query, index)
+    present = {chunk_id for chunk_id, _ in fused}
+    extra = [
+        (chunk_id, 0.0)
+        for chunk_id in sorted(spelled_out(query, index))
+        if chunk_id not in present and (allowed is None or chunk_id in allowed)
+    ]
+    return fused + extra
+
+
 def _rescore(
     fused: list[tuple[str, float]], query: Query, index: SearchIndex, tuning: RetrievalSettings
 ) -> list[tuple[str, float]]:
     """Add the best-sentence and term-coverage signals to the fused scores, and re-sort."""
     vectors, idf = build_tables(index)
+    spelling = spelled_out(query, index)
     terms = list(query.terms)
     newest_first = index.seasons
     recency = {s: 1 - i / max(1, len(newest_first) - 1) for i, s in enumerate(newest_first)}
@@ -93,6 +140,7 @@ def _rescore(
         chunk = index.chunks[chunk_id]
         coverage = weighted_coverage(terms, chunk.embed_text, idf)
         bonus = tuning.w_recency * recency.get(chunk.season, 0.0)
+        bonus += tuning.w_spelled_out * (chunk_id in spelling)
         signals = tuning.w_best_sentence * best_sentence + tuning.w_term_coverage * coverage
         rescored.append((chunk_id, score + signals + bonus))
     return sorted(rescored, key=lambda item: -item[1])

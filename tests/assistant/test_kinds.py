@@ -34,6 +34,7 @@ def spans_text(question: str, sentence: str, known: frozenset[str] = frozenset()
         ("What does PODAC stand for?", "expansion"),
         ("what does eRD mean", "expansion"),
         ("What is the PRSB?", "expansion"),
+        ("FHIR?", "expansion"),  # the letters alone ask what they mean
         ("Which suppliers are ready?", "name"),
         ("which two PMR suppliers was it?", "name"),
         ("Who chairs the group?", "name"),
@@ -104,6 +105,10 @@ def test_expansions_in_any_case_and_order(acronym: str, sentence: str, expected:
         ("what is cis2 short for", "CIS2"),
         ("what does it stand for?", ""),  # a pronoun: the letters are in an earlier turn
         ("what do the letters stand for?", ""),
+        # of several capitalised tokens, the one beside the asking words
+        ("What does PODAC mean in NHSX's plan?", "PODAC"),
+        ("What does FHIR stand for in the new EPS standards?", "FHIR"),
+        ("In the EPS update, what is meant by the abbreviation FHIR?", "FHIR"),
     ],
 )
 def test_the_letters_asked_about(question: str, acronym: str) -> None:

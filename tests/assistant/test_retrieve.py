@@ -1,0 +1,52 @@
+"""Retrieval's lookup of the passages that spell out the letters a question asks about."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant import get_index
+from assistant.kinds import expansion_spans
+from assistant.query import make_query
+from assistant.retrieve import retrieve, spelled_out
+from sentences import chunk_sentences
+
+
+@pytest.fixture(scope="module")
+def index(snapshot_settings):
+    return get_index(snapshot_settings)
+
+
+def _query(question: str, index, seasons: list[str] | None = None):
+    return make_query(question, question, index, seasons)
+
+
+def _spells(chunk, acronym: str) -> bool:
+    return any(expansion_spans(acronym, s) for s in chunk_sentences(chunk))
+
+
+@pytest.mark.parametrize(
+    ("question", "acronym"),
+    [
+        ("FHIR?", "FHIR"),
+        ("what does eRD stand for", "eRD"),
+        ("What does FHIR stand for in the new EPS standards?", "FHIR"),
+    ],
+)
+def test_the_passage_that_spells_the_letters_out_comes_first(index, question, acronym) -> None:
+    query = _query(question, index)
+    found = spelled_out(query, index)
+    assert found and all(_spells(index.chunks[chunk_id], acronym) for chunk_id in found)
+    first = retrieve(query, index, top_k=5)[0]
+    assert first.chunk.id in found
+
+
+def test_a_question_that_asks_no_expansion_looks_nothing_up(index) -> None:
+    assert spelled_out(_query("When does MYS become compulsory for FP34C?", index), index) == set()
+
+
+def test_a_named_season_keeps_its_passages_only(index) -> None:
+    query = _query("What does FHIR stand for?", index)
+    spelling_seasons = {index.chunks[i].season for i in spelled_out(query, index)}
+    other = next(s for s in index.seasons if s not in spelling_seasons)
+    held = _query("What does FHIR stand for?", index, seasons=[other])
+    assert {hit.chunk.season for hit in retrieve(held, index, top_k=10)} <= {other}
