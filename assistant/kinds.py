@@ -5,15 +5,20 @@ a date the question does not already contain. The kinds, their question patterns
 their span patterns are data (assistant/data/answer_kinds.json); this module applies them,
 and holds the two detectors a pattern cannot express: names (a capitalised name that is
 neither a public body nor in the question) and acronym expansions (words whose initials
-spell the letters, in any case).
+spell the letters, in any case), with the table of the acronyms the archive spells out.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from assistant.lexicon import KindRule, answer_kinds, month_pattern, public_names, stopwords
+from sentences import chunk_sentences
+
+if TYPE_CHECKING:
+    from index.search import SearchIndex
 
 Span = tuple[int, int]
 
@@ -91,6 +96,37 @@ def question_acronym(question: str) -> str:
     if not typed or typed.group(1).lower() in stopwords():  # "what does it stand for?"
         return ""
     return typed.group(1).upper()
+
+
+def known_acronym(question: str, index: SearchIndex) -> str:
+    """The first word of the question that the archive spells out somewhere, in any case:
+    "fhir - what do the letters mean?" asks about FHIR, which no capital gives away."""
+    table = spelled_out_table(index)
+    for word in _WORD.findall(question):
+        if word.lower() not in stopwords() and acronym_key(word) in table:
+            return word.upper()
+    return ""
+
+
+def spelled_out_table(index: SearchIndex) -> dict[str, frozenset[str]]:
+    """Each acronym the archive spells out (by acronym_key), and the passages that do: built
+    once per index build."""
+    return index.derived("spelled_out", _make_spelled_out_table)
+
+
+def acronym_key(acronym: str) -> str:
+    key = acronym.upper()
+    return key[:-1] if len(key) > 2 and key.endswith("S") else key  # "CCGs" is "CCG"
+
+
+def _make_spelled_out_table(index: SearchIndex) -> dict[str, frozenset[str]]:
+    table: dict[str, set[str]] = {}
+    for chunk_id, chunk in index.chunks.items():
+        for sentence in chunk_sentences(chunk):
+            for match in ACRONYM.finditer(sentence):
+                if expansion_spans(match.group(1), sentence):
+                    table.setdefault(acronym_key(match.group(1)), set()).add(chunk_id)
+    return {key: frozenset(ids) for key, ids in table.items()}
 
 
 def _bare_acronym_question(question: str) -> str:

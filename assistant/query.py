@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from assistant.followup import ArchiveWords, resolve
-from assistant.kinds import Asked, asked_kind
+from assistant.kinds import Asked, asked_kind, known_acronym, question_acronym
 from assistant.lexicon import (
     SEASON_RE,
     focus_stops,
@@ -252,13 +252,25 @@ def make_query(
         wants_latest=wants_latest(text) and not chosen,
         topics=tuple(topics or ()),
         missing_seasons=tuple(seasons_missing(text, index.seasons)) if not seasons else (),
-        kind=asked_kind(ask) or asked_kind(asked) or asked_kind(text),
+        kind=_with_acronym(
+            asked_kind(ask) or asked_kind(asked) or asked_kind(text), ask, text, index
+        ),
         terms=tuple(question_terms(strip_seasons(text))),
         ask_terms=tuple(question_terms(strip_seasons(ask))),
         focus=tuple(focus_words(ask) or focus_words(text)),
         nation=nation_named(text),
         pinned=tuple(pinned_figures(text)),
     )
+
+
+def _with_acronym(kind: Asked | None, ask: str, text: str, index: SearchIndex) -> Asked | None:
+    """An expansion question whose letters are not in capitals, or in an earlier turn
+    ("what does it stand for?"), asks about the acronym the resolved question names or,
+    failing that, a word of it that the archive spells out."""
+    if kind is None or kind.kind != "expansion" or kind.acronym:
+        return kind
+    acronym = question_acronym(text) or known_acronym(ask, index) or known_acronym(text, index)
+    return replace(kind, acronym=acronym) if acronym else kind
 
 
 def season_mentions(question: str) -> list[tuple[str, str]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from assistant.kinds import ACRONYM, expansion_spans
+from assistant.kinds import acronym_key, spelled_out_table
 from assistant.query import Query
 from assistant.terms import idf_table, weighted_coverage
 from index.search import SearchIndex
@@ -88,25 +88,7 @@ def spelled_out(query: Query, index: SearchIndex) -> frozenset[str]:
     """
     if query.kind is None or not query.kind.acronym:
         return frozenset()
-    return index.derived("spelled_out", _spelled_out_table).get(
-        _acronym_key(query.kind.acronym), frozenset()
-    )
-
-
-def _acronym_key(acronym: str) -> str:
-    key = acronym.upper()
-    return key[:-1] if len(key) > 2 and key.endswith("S") else key  # "CCGs" is "CCG"
-
-
-def _spelled_out_table(index: SearchIndex) -> dict[str, frozenset[str]]:
-    table: dict[str, set[str]] = {}
-    for chunk_id, chunk in index.chunks.items():
-        for sentence in chunk_sentences(chunk):
-            for match in ACRONYM.finditer(sentence):
-                acronym = match.group(1)
-                if expansion_spans(acronym, sentence):
-                    table.setdefault(_acronym_key(acronym), set()).add(chunk_id)
-    return {key: frozenset(ids) for key, ids in table.items()}
+    return spelled_out_table(index).get(acronym_key(query.kind.acronym), frozenset())
 
 
 def _with_spelled_out(

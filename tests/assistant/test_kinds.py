@@ -5,13 +5,17 @@ from __future__ import annotations
 import pytest
 
 from assistant.kinds import (
+    acronym_key,
     asked_kind,
     expansion_spans,
     find_spans,
+    known_acronym,
     merge_spans,
     name_spans,
     question_acronym,
+    spelled_out_table,
 )
+from sentences import chunk_sentences
 
 
 def spans_text(question: str, sentence: str, known: frozenset[str] = frozenset()) -> list[str]:
@@ -142,3 +146,18 @@ def test_possessives_of_question_words_are_not_names() -> None:
 def test_merge_spans_joins_overlaps() -> None:
     assert merge_spans([(6, 9), (0, 3), (3, 4), (8, 12)]) == [(0, 4), (6, 12)]
     assert merge_spans([(0, 8), (9, 16)]) == [(0, 16)]  # "Positive Solutions": one name
+
+
+def test_the_archive_spells_out_its_acronyms(snapshot_settings) -> None:
+    from assistant import get_index
+
+    index = get_index(snapshot_settings)
+    table = spelled_out_table(index)
+    assert acronym_key("CCGs") == acronym_key("ccg") == "CCG"
+    # every passage listed for FHIR has a sentence writing the letters out
+    passages = [index.chunks[i] for i in table["FHIR"]]
+    assert passages and all(
+        any(expansion_spans("FHIR", s) for s in chunk_sentences(c)) for c in passages
+    )
+    assert known_acronym("so what is fhir?", index) == "FHIR"
+    assert known_acronym("what is it for?", index) == ""  # "it" carries no subject

@@ -50,3 +50,24 @@ def test_a_named_season_keeps_its_passages_only(index) -> None:
     other = next(s for s in index.seasons if s not in spelling_seasons)
     held = _query("What does FHIR stand for?", index, seasons=[other])
     assert {hit.chunk.season for hit in retrieve(held, index, top_k=10)} <= {other}
+
+
+@pytest.mark.parametrize(
+    ("question", "history", "acronym"),
+    [
+        ("fhir - what do the letters mean?", None, "FHIR"),  # lower case: the archive knows it
+        ("what's lfpse short for", None, "LFPSE"),
+        ("What do those four letters spell out? The standards keep saying FHIR.", None, "FHIR"),
+        ("what does it stand for?", ["is LFPSE replacing the old system?"], "LFPSE"),
+        ("what does it stand for?", None, ""),  # nothing named: no letters to look up
+    ],
+)
+def test_the_letters_asked_about_are_found_without_capitals(
+    index, question, history, acronym
+) -> None:
+    from assistant.query import make_queries
+
+    whole, _ = make_queries(question, history, index)
+    assert whole.kind is not None and whole.kind.kind == "expansion"
+    assert whole.kind.acronym == acronym
+    assert bool(spelled_out(whole, index)) == bool(acronym)
