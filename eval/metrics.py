@@ -152,10 +152,10 @@ TARGETS: dict[str, Floor] = {
 # set anew from it: 0.84, 0.75, 0.83 and 0.17.
 FLOORS: dict[str, Floor] = {
     **TARGETS,
-    "hit@1": Floor(0.84, AT_LEAST),
+    "hit@1": Floor(0.85, AT_LEAST),
     "unanswerable_flagged": Floor(0.83, AT_LEAST),
     "unanswerable_answered": Floor(0.17, AT_MOST),
-    "opens_on_gold": Floor(0.75, AT_LEAST),
+    "opens_on_gold": Floor(0.77, AT_LEAST),
 }
 
 

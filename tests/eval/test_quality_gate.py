@@ -47,13 +47,15 @@ ISSUE_TARGETS = {
 # set them anew, with the models refit on its grown train split: the 217 earlier questions
 # kept hit@1 (117 of 135) and flagged one more unanswerable (62 of 74) for five more
 # hedged; on all 250, hit@1 0.851 and opens 0.766 (floors 0.84 and 0.75), flagged 0.851
-# and answered 0.149 (floors 0.83 and 0.17).
+# and answered 0.149 (floors 0.83 and 0.17). Looking up the passages that spell out the
+# letters an acronym question asks about took hit@1 to 0.864 and opens to 0.786: floors
+# 0.85 and 0.77.
 RATCHET = {
     **ISSUE_TARGETS,
-    "hit@1": (0.84, AT_LEAST),
+    "hit@1": (0.85, AT_LEAST),
     "unanswerable_flagged": (0.83, AT_LEAST),
     "unanswerable_answered": (0.17, AT_MOST),
-    "opens_on_gold": (0.75, AT_LEAST),
+    "opens_on_gold": (0.77, AT_LEAST),
 }
 SHOWN = 10  # failing item ids listed in a message
 
