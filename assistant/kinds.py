@@ -14,7 +14,14 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from assistant.lexicon import KindRule, answer_kinds, month_pattern, public_names, stopwords
+from assistant.lexicon import (
+    KindRule,
+    answer_kinds,
+    letters_asked,
+    month_pattern,
+    public_names,
+    stopwords,
+)
 from sentences import chunk_sentences
 
 if TYPE_CHECKING:
@@ -26,12 +33,6 @@ Span = tuple[int, int]
 _JOINERS = frozenset({"and", "of", "for", "the", "in", "&", "on", "to"})
 ACRONYM = re.compile(r"\b([A-Z][A-Za-z&]*[A-Z][A-Za-z0-9&]*|[a-z][A-Z]{1,6}[a-z]?)\b")
 _WORD = re.compile(r"[A-Za-z][\w’'&-]*")
-# The words that ask for an expansion: the letters come just before "stand for" / "mean",
-# and just after "the abbreviation" / "meant by".
-_ASKS_AFTER_LETTERS = re.compile(r"\b(?:stands?|short|mean|means)\b", re.I)
-_ASKS_BEFORE_LETTERS = re.compile(
-    r"\b(?:abbreviation|acronym|meant by|meaning of|short for|expansion of)\b", re.I
-)
 # "dms stand for?", "what is cis2 short for": one lower-case word asked about, no other
 _TYPED_ACRONYM = re.compile(
     r"(?:^\W*|\bwhat (?:does|do|is|are) )"
@@ -83,11 +84,12 @@ def question_acronym(question: str) -> str:
     """
     found = [m for m in ACRONYM.finditer(question) if len(m.group(1)) <= 10]
     if found:
-        leading = _ASKS_BEFORE_LETTERS.search(question)
+        trails_letters, leads_letters = letters_asked()
+        leading = leads_letters.search(question)
         after = [m for m in found if leading and m.start() >= leading.end()]
         if after:
             return after[0].group(1)
-        trailing = _ASKS_AFTER_LETTERS.search(question)
+        trailing = trails_letters.search(question)
         before = [m for m in found if trailing and m.end() <= trailing.start()]
         if before:
             return before[-1].group(1)

@@ -102,6 +102,15 @@ def answer_kinds() -> tuple[KindRule, ...]:
 
 
 @cache
+def letters_asked() -> tuple[re.Pattern, re.Pattern]:
+    """The words an acronym question puts just after the letters it asks about ("stand
+    for") and those it puts just before them ("the abbreviation"), in that order."""
+    data = json.loads((DATA_DIR / "answer_kinds.json").read_text(encoding="utf-8"))
+    where = data["letters_asked"]
+    return re.compile(where["before"], re.I), re.compile(where["after"], re.I)
+
+
+@cache
 def latest_pattern() -> re.Pattern:
     """Words that ask for the latest position ("newest", "by now", "the later bulletins")."""
     lines = (DATA_DIR / "latest.txt").read_text(encoding="utf-8").splitlines()
