@@ -31,7 +31,7 @@ Span = tuple[int, int]
 
 # Small words an expansion may hold between its initials: "Department for Work and Pensions".
 _JOINERS = frozenset({"and", "of", "for", "the", "in", "&", "on", "to"})
-ACRONYM = re.compile(r"\b([A-Z][A-Za-z&]*[A-Z][A-Za-z0-9&]*|[a-z][A-Z]{1,6}[a-z]?)\b")
+_ACRONYM = re.compile(r"\b([A-Z][A-Za-z&]*[A-Z][A-Za-z0-9&]*|[a-z][A-Z]{1,6}[a-z]?)\b")
 _WORD = re.compile(r"[A-Za-z][\w’'&-]*")
 # "dms stand for?", "what is cis2 short for": one lower-case word asked about, no other
 _TYPED_ACRONYM = re.compile(
@@ -82,7 +82,7 @@ def question_acronym(question: str) -> str:
     asked about, else the one just before "stand for" or "mean", else the last: "What does
     PODAC mean in NHSX's plan?" asks about PODAC, not NHSX.
     """
-    found = [m for m in ACRONYM.finditer(question) if len(m.group(1)) <= 10]
+    found = [m for m in _ACRONYM.finditer(question) if len(m.group(1)) <= 10]
     if found:
         trails_letters, leads_letters = letters_asked()
         leading = leads_letters.search(question)
@@ -125,7 +125,7 @@ def _make_spelled_out_table(index: SearchIndex) -> dict[str, frozenset[str]]:
     table: dict[str, set[str]] = {}
     for chunk_id, chunk in index.chunks.items():
         for sentence in chunk_sentences(chunk):
-            for match in ACRONYM.finditer(sentence):
+            for match in _ACRONYM.finditer(sentence):
                 if expansion_spans(match.group(1), sentence):
                     table.setdefault(acronym_key(match.group(1)), set()).add(chunk_id)
     return {key: frozenset(ids) for key, ids in table.items()}

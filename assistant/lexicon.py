@@ -79,9 +79,15 @@ class KindRule:
 
 
 @cache
+def _answer_kinds_data() -> dict:
+    """assistant/data/answer_kinds.json, read once: the kinds, the months, the letters' words."""
+    return json.loads((DATA_DIR / "answer_kinds.json").read_text(encoding="utf-8"))
+
+
+@cache
 def answer_kinds() -> tuple[KindRule, ...]:
     """The kinds of answer, in the order they are tried against a question."""
-    data = json.loads((DATA_DIR / "answer_kinds.json").read_text(encoding="utf-8"))
+    data = _answer_kinds_data()
     months = data["months"]
     rules = []
     for entry in data["kinds"]:
@@ -105,7 +111,7 @@ def answer_kinds() -> tuple[KindRule, ...]:
 def letters_asked() -> tuple[re.Pattern, re.Pattern]:
     """The words an acronym question puts just after the letters it asks about ("stand
     for") and those it puts just before them ("the abbreviation"), in that order."""
-    data = json.loads((DATA_DIR / "answer_kinds.json").read_text(encoding="utf-8"))
+    data = _answer_kinds_data()
     where = data["letters_asked"]
     return re.compile(where["before"], re.I), re.compile(where["after"], re.I)
 
@@ -121,5 +127,5 @@ def latest_pattern() -> re.Pattern:
 @cache
 def month_pattern() -> re.Pattern:
     """A month name or abbreviation ("May" only capitalised: "may be" is not a date)."""
-    data = json.loads((DATA_DIR / "answer_kinds.json").read_text(encoding="utf-8"))
+    data = _answer_kinds_data()
     return re.compile(rf"\b{data['months']}\b", re.I)

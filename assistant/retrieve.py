@@ -33,8 +33,9 @@ def retrieve(query: Query, index: SearchIndex, top_k: int = 10) -> list[Hit]:
         keyword = [(i, s) for i, s in keyword if i in allowed]
         if not dense and not keyword and query.seasons and not query.topics:
             return []  # a named season with nothing relevant: say so rather than drift
-    fused = _with_spelled_out(_fuse(dense, keyword, tuning)[: tuning.candidates], query, index)
-    fused = _rescore(fused, query, index, tuning)
+    spelling = spelled_out(query, index)
+    fused = _with_spelled_out(_fuse(dense, keyword, tuning)[: tuning.candidates], spelling, allowed)
+    fused = _rescore(fused, query, index, tuning, spelling)
     fused = _prefer_newest(fused, index, strongly=query.wants_latest)
     return [
         Hit(chunk=index.chunks[chunk_id], score=score, rank=rank)
@@ -92,26 +93,29 @@ def spelled_out(query: Query, index: SearchIndex) -> frozenset[str]:
 
 
 def _with_spelled_out(
-    fused: list[tuple[str, float]], query: Query, index: SearchIndex
+    fused: list[tuple[str, float]], spelling: frozenset[str], allowed: set[str] | None
 ) -> list[tuple[str, float]]:
     """Join the passages that spell out the asked letters to the candidates (re-scoring
     gives them their bonus), keeping to the season or topic the question is held to."""
-    allowed = _allowed_ids(query, index)
     present = {chunk_id for chunk_id, _ in fused}
     extra = [
         (chunk_id, 0.0)
-        for chunk_id in sorted(spelled_out(query, index))
+        for chunk_id in sorted(spelling)
         if chunk_id not in present and (allowed is None or chunk_id in allowed)
     ]
     return fused + extra
 
 
 def _rescore(
-    fused: list[tuple[str, float]], query: Query, index: SearchIndex, tuning: RetrievalSettings
+    fused: list[tuple[str, float]],
+    query: Query,
+    index: SearchIndex,
+    tuning: RetrievalSettings,
+    spelling: frozenset[str],
 ) -> list[tuple[str, float]]:
-    """Add the best-sentence and term-coverage signals to the fused scores, and re-sort."""
+    """Add the best-sentence and term-coverage signals (and the spelling passages' bonus)
+    to the fused scores, and re-sort."""
     vectors, idf = build_tables(index)
-    spelling = spelled_out(query, index)
     terms = list(query.terms)
     newest_first = index.seasons
     recency = {s: 1 - i / max(1, len(newest_first) - 1) for i, s in enumerate(newest_first)}
