@@ -91,6 +91,14 @@ class FollowUpSettings(BaseModel):
         "archive and no name of its own, leans (“how do i sign up?”); at 3 or more, "
         "stand-alone questions after a conversation were read as follow-ups.",
     )
+    conversation_weight: float = Field(
+        default=0.7,
+        description="With earlier turns, dense retrieval searches with the question's vector "
+        "plus this times the whole conversation's (earlier turns and the question). Chosen "
+        "on train + dev conversations: 0.5-1.5 rank the answer first in 74 of 85 train ones "
+        "against 70 without; above 0.7, stand-alone questions asked after another topic "
+        "start to lose theirs.",
+    )
 
 
 class AnswerSettings(BaseModel):

@@ -2,7 +2,9 @@
 
 The first step of the flow: question text in, Query records out. A Query holds everything
 later steps need to know about the question and nothing about the archive's answer:
-- the text to retrieve with (a follow-up already made self-contained), its vector;
+- the text to retrieve with (a follow-up already made self-contained), its vector, and
+  the vector dense retrieval searches with (with a conversation behind the question, the
+  whole conversation's vector mixed in);
 - the seasons it restricts to (named, or the caller's filter), "latest" intent, and any
   bulletin it names that the archive has no content for;
 - the kind of answer it asks for (assistant/kinds.py), its focus words ("which *robotic*
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from assistant.followup import ArchiveWords, resolve
+from assistant.followup import ArchiveWords, previous_questions, resolve
 from assistant.kinds import Asked, asked_kind, known_acronym, question_acronym
 from assistant.lexicon import (
     SEASON_RE,
@@ -85,6 +87,14 @@ class Query:
     # subject, which the question prior compares with the train questions' own.
     unmatched: tuple[tuple[int, int], ...] = ()
     unmatched_vector: np.ndarray | None = None
+    # What dense retrieval searches with: the vector, with the whole conversation's mixed
+    # in when there is one (follow_up.conversation_weight); None means the vector itself.
+    search_vector: np.ndarray | None = None
+
+    @property
+    def retrieval_vector(self) -> np.ndarray:
+        """The vector dense retrieval and its sentence re-scoring search with."""
+        return self.vector if self.search_vector is None else self.search_vector
 
     @property
     def unmatched_text(self) -> str:
@@ -134,30 +144,51 @@ def make_queries(
             asks.append((resolve(part, earlier, words, tuning) if earlier else part, part))
             earlier = [*earlier, part]
     read = [make_query(t, a, index, seasons, topics, vector=_NOT_YET) for t, a in asks]
-    whole, *queries = _embed_queries(read, index)
+    earlier_turns = previous_questions(history)
+    conversations = [" ".join([*earlier_turns, a]) if earlier_turns else "" for _, a in asks]
+    whole, *queries = _embed_queries(read, index, conversations, tuning.conversation_weight)
     return whole, queries or [whole]
 
 
 _NOT_YET = np.zeros(0, dtype=np.float32)  # a Query read but not embedded yet
 
 
-def _embed_queries(queries: list[Query], index: SearchIndex) -> list[Query]:
+def _embed_queries(
+    queries: list[Query], index: SearchIndex, conversations: list[str], weight: float
+) -> list[Query]:
     """Give the queries their vectors (and their unmatched words' vectors, from the same
     pass), embedding their texts and their words the archive has no vector for in one
     encode: a short encode costs mostly per call, and the reader would otherwise embed
-    each new word on first sight (assistant/match.py)."""
+    each new word on first sight (assistant/match.py).
+
+    conversations holds, for each query, the user's earlier turns and its own words ("" with
+    no history): its vector, weight times, is mixed into what dense retrieval searches
+    with, so a turn the follow-up rules read as standing alone still leans a little on the
+    topic before it, and one they resolved gets back the turns they dropped.
+    """
     vectors = word_vectors(index)
     new_words = vectors.unseen(w for q in queries for w in (*q.terms, *q.ask_terms, *q.focus))
     spans = {q.text: list(q.unmatched) for q in queries}  # the same for the same text
+    for conversation in conversations:
+        if conversation:
+            spans.setdefault(conversation, [])
     texts = list(spans)
     text_vectors, span_vectors, word_rows = index.embed_with_spans(
         texts, list(spans.values()), new_words
     )
     vectors.remember(new_words, word_rows)
     by_text = dict(zip(texts, zip(text_vectors, span_vectors, strict=True), strict=True))
-    return [
-        replace(q, vector=by_text[q.text][0], unmatched_vector=by_text[q.text][1]) for q in queries
-    ]
+    embedded = []
+    for query, conversation in zip(queries, conversations, strict=True):
+        vector, unmatched_vector = by_text[query.text]
+        search = None
+        if conversation:
+            mixed = vector + weight * by_text[conversation][0]
+            search = (mixed / np.linalg.norm(mixed)).astype(vector.dtype)
+        embedded.append(
+            replace(query, vector=vector, unmatched_vector=unmatched_vector, search_vector=search)
+        )
+    return embedded
 
 
 def unmatched_in(text: str, index: SearchIndex) -> tuple[tuple[int, int], ...]:

@@ -49,7 +49,7 @@ def _dense(query: Query, index: SearchIndex, tuning: RetrievalSettings) -> list[
         where["season"] = list(query.seasons)
     if query.topics:
         where["topic"] = list(query.topics)
-    return index.nearest(query.vector, tuning.candidates, where)
+    return index.nearest(query.retrieval_vector, tuning.candidates, where)
 
 
 def _bm25(query: Query, index: SearchIndex, tuning: RetrievalSettings) -> list[tuple[str, float]]:
@@ -119,10 +119,11 @@ def _rescore(
     terms = list(query.terms)
     newest_first = index.seasons
     recency = {s: 1 - i / max(1, len(newest_first) - 1) for i, s in enumerate(newest_first)}
+    searched = query.retrieval_vector
     rescored = []
     for chunk_id, score in fused:
         matrix = vectors.get(chunk_id)
-        best_sentence = float((matrix @ query.vector).max()) if matrix is not None else 0.0
+        best_sentence = float((matrix @ searched).max()) if matrix is not None else 0.0
         chunk = index.chunks[chunk_id]
         coverage = weighted_coverage(terms, chunk.embed_text, idf)
         bonus = tuning.w_recency * recency.get(chunk.season, 0.0)

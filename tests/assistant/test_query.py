@@ -144,3 +144,27 @@ def test_a_query_knows_what_it_asks_beyond_its_closest_passage(snapshot_settings
     assert whole.unmatched == alone.unmatched and parts == [whole]
     assert np.allclose(whole.unmatched_vector, alone.unmatched_vector, atol=1e-5)
     assert np.allclose(whole.vector, alone.vector, atol=1e-5)
+
+
+def test_with_a_conversation_retrieval_searches_with_the_whole_of_it_mixed_in(
+    snapshot_settings,
+) -> None:
+    from assistant import get_index
+    from assistant.query import make_queries
+
+    index = get_index(snapshot_settings)
+    weight = index.settings.follow_up.conversation_weight
+    history = ["DHSC are looking into how patients prove who they are digitally at pharmacies?"]
+    question = "how do I get my views in?"
+    alone, _ = make_queries(question, None, index)
+    assert alone.search_vector is None and alone.retrieval_vector is alone.vector
+
+    whole, parts = make_queries(question, history, index)
+    conversation = index.embed_query(" ".join([*history, question]))
+    expected = whole.vector + weight * conversation
+    expected /= np.linalg.norm(expected)
+    assert np.allclose(whole.retrieval_vector, expected, atol=1e-4)
+    # The reader still reads the question as asked: only retrieval leans on the topic.
+    assert np.allclose(whole.vector, alone.vector, atol=1e-5)
+    assert float(whole.retrieval_vector @ conversation) > float(whole.vector @ conversation)
+    assert parts == [whole]
