@@ -70,6 +70,25 @@ def test_worded_dates_and_counts_count() -> None:
     assert spans_text("How many ICS are there?", "There are around 40 ICS.") == ["40"]
 
 
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Users joined fast after the COVID-19 vaccination status service was added.",
+        "Referrals come only from NHS 111 and GP practices.",
+        "The features list v1.0 is out, and the guidance is at version 7.6, page 13.",
+        "The funding for 2021-22 is set, and phase 4 follows.",
+    ],
+)
+def test_a_number_in_a_name_a_label_or_a_range_is_no_count(sentence: str) -> None:
+    # "how many referrals?" is not answered by the 111 of NHS 111 or the 19 of COVID-19
+    assert spans_text("How many referrals have there been?", sentence) == []
+
+
+def test_a_count_beside_a_name_still_counts() -> None:
+    sentence = "NHS 111 sent 1,300 referrals to the five pilot pharmacies."
+    assert spans_text("How many referrals were there?", sentence) == ["1,300", "five"]
+
+
 def test_a_date_kind_needs_a_real_date() -> None:
     assert spans_text("When will smartcards work online?", "Work is in the pipeline.") == []
 
