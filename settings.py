@@ -135,6 +135,13 @@ class AnswerSettings(BaseModel):
         "as shared with the question when describing where an answer span sits (MiniLM word "
         "cosines: synonyms ~0.45-0.75, unrelated words below 0.2).",
     )
+    span_past_months: int = Field(
+        default=3,
+        ge=0,
+        description="A date at least this many months before its bulletin came out is long "
+        "past for a date question that doesn't ask about the past (the span feature "
+        "'past_for_future'): a bulletin's plans are dated from its own season on.",
+    )
     span_window_words: int = Field(
         default=8,
         ge=1,

@@ -5,7 +5,10 @@ their dispensing status in the NHS App?" is not answered by "April 2020" in a se
 about another App feature. So every span of the asked kind (assistant/kinds.py) is read
 against the question: how close it sits to the words the question and the sentence share,
 how many of the question's words are around it, what shape it has (a bare year, one
-capitalised word, a long name), and how good its sentence is. A logistic regression fitted
+capitalised word, a long name), how good its sentence is, and, for a date question that
+does not ask when something happened, whether the date was long past when its bulletin
+came out ("When will it go nationwide?" is not answered by "led the project since
+January 2020" in the winter 2021 bulletin). A logistic regression fitted
 on the train split by `make calibrate` (a span is a positive example when it overlaps one
 of the item's answer facts) turns that into the chance the span is the answer. The best
 span's chance feeds the decision, and the spans it keeps are the answer's key_spans.
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.kinds import Span
+from assistant.lexicon import month_pattern, tense_words
 from assistant.match import WordMatch
 
 SPAN_FEATURES = (
@@ -33,6 +37,7 @@ SPAN_FEATURES = (
     "single_capital",
     "words",
     "bracketed",
+    "past_for_future",
 )
 _TOKEN = re.compile(r"[\w’'&.+-]+")
 
@@ -64,8 +69,14 @@ def span_features(
     sentence_p: float,
     meaning: float,
     window_words: int,
+    published: int | None = None,
+    past_months: int = 0,
 ) -> list[ScoredSpan]:
-    """Describe each span of the sentence by where it sits among the question's words."""
+    """Describe each span of the sentence by where it sits among the question's words.
+
+    published is the month the passage's bulletin came out (year * 12 + month), given only
+    for a date question that does not ask about the past; a date at least past_months
+    before it is then long past (feature past_for_future)."""
     tokens = [(m.start(), m.end(), m.group(0).lower()) for m in _TOKEN.finditer(sentence)]
     positions = [i for i, (_, _, w) in enumerate(tokens) if w.strip(".,’'") in shared]
     scored = []
@@ -90,9 +101,48 @@ def span_features(
             "single_capital": float(len(inside) == 1 and text[:1].isupper()),
             "words": min(len(inside), 6) / 6,
             "bracketed": float(sentence[:start].count("(") > sentence[:start].count(")")),
+            "past_for_future": float(_long_before(text, published, past_months)),
         }
         scored.append(ScoredSpan((start, end), features))
     return scored
+
+
+def asks_about_the_past(question: str) -> bool:
+    """True when a date question asks when something happened ("when did ...?")."""
+    return bool(tense_words().asks_past.search(question))
+
+
+def bulletin_month(season: str) -> int | None:
+    """The month a bulletin season is dated to, as year * 12 + month ("Summer 2021")."""
+    name, _, year = season.partition(" ")
+    month = tense_words().bulletin_months.get(name)
+    return int(year) * 12 + month if month and year.isdigit() else None
+
+
+def date_month(text: str) -> int | None:
+    """The month a date span stands for, as year * 12 + month; None without a year."""
+    years = re.findall(r"\b(?:19|20)\d\d\b", text)
+    if not years:
+        return None
+    named = month_pattern().search(text)
+    if named:
+        month = _month_number(named.group(0))
+    else:
+        words = tense_words().parts_of_year
+        month = next((m for w, m in words.items() if re.search(rf"\b{w}\b", text, re.I)), 6)
+    return int(years[-1]) * 12 + month
+
+
+def _month_number(name: str) -> int:
+    months = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+    return months.index(name[:3].lower()) + 1
+
+
+def _long_before(text: str, published: int | None, past_months: int) -> bool:
+    if published is None:
+        return False
+    month = date_month(text)
+    return month is not None and published - month >= past_months
 
 
 def span_matrix(spans: list[ScoredSpan]) -> np.ndarray:
