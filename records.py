@@ -12,6 +12,20 @@ from dataclasses import asdict, dataclass, field
 # Seasons sort by recency: overview material sits below every bulletin.
 SEASON_NAMES = ("Spring", "Summer", "Autumn", "Winter")
 OVERVIEW = "overview"
+# The month each season's bulletin is dated to: Winter is the December one.
+SEASON_MONTHS = {"Spring": 3, "Summer": 6, "Autumn": 9, "Winter": 12}
+# Month names and abbreviations, lower case, to their numbers.
+MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"),
+         ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
+         ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
+         ("dec", "december")],
+        start=1,
+    )
+    for name in names
+}  # fmt: skip
 
 
 def season_order(season: str) -> int:
@@ -25,6 +39,14 @@ def season_order(season: str) -> int:
     if len(parts) != 2 or parts[0] not in SEASON_NAMES or not parts[1].isdigit():
         return 0
     return int(parts[1]) * 10 + SEASON_NAMES.index(parts[0]) + 1
+
+
+def season_month(season: str) -> int | None:
+    """The month a bulletin season is dated to, as year * 12 + month: "Summer 2021" is June
+    2021. None for anything that is not a bulletin season (the overview)."""
+    name, _, year = season.partition(" ")
+    month = SEASON_MONTHS.get(name)
+    return int(year) * 12 + month if month and year.isdigit() else None
 
 
 @dataclass(frozen=True)

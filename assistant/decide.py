@@ -34,9 +34,9 @@ from assistant.match import WordMatch, coverage, match_words, word_vectors
 from assistant.query import Query
 from assistant.reader import Reading, feature_matrix, term_weights
 from assistant.retrieve import build_tables, closer_elsewhere
-from assistant.spans import asks_about_the_past, bulletin_month, span_features, span_matrix
+from assistant.spans import asks_about_the_past, span_features, span_matrix
 from index.search import SearchIndex
-from records import ANSWERED, HEDGED, NOT_COVERED, Hit
+from records import ANSWERED, HEDGED, NOT_COVERED, Hit, season_month
 from settings import AnswerSettings
 
 DECISION_FEATURES = (
@@ -335,7 +335,7 @@ def score_readings(
     ahead = query.kind is not None and query.kind.kind == "date"
     ahead = ahead and not asks_about_the_past(query.asked or query.text)
     for reading in readings:
-        published = bulletin_month(reading.hit.chunk.season) if ahead else None
+        published = season_month(reading.hit.chunk.season) if ahead else None
         reading.answer_spans = span_features(
             reading.sentence, reading.kind_spans, set(reading.shared), asked_words, group,
             reading.score, reading.features["meaning"], tuning.span_window_words,

@@ -129,18 +129,16 @@ class TenseWords:
     """How a date question's tense and a worded date are read (assistant/data/tense.json)."""
 
     asks_past: re.Pattern
-    bulletin_months: dict[str, int]
     parts_of_year: dict[str, int]
 
 
 @cache
 def tense_words() -> TenseWords:
     """The words that make a date question ask about the past, and the months that a
-    bulletin season and a worded date ("late 2021") stand for."""
+    worded date ("late 2021") stands for."""
     data = json.loads((DATA_DIR / "tense.json").read_text(encoding="utf-8"))
     return TenseWords(
         asks_past=re.compile("|".join(data["asks_past"]), re.I),
-        bulletin_months=dict(data["bulletin_months"]),
         parts_of_year=dict(data["parts_of_year"]),
     )
 

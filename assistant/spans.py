@@ -24,6 +24,7 @@ import numpy as np
 from assistant.kinds import Span
 from assistant.lexicon import month_pattern, tense_words
 from assistant.match import WordMatch
+from records import MONTHS
 
 SPAN_FEATURES = (
     "near",
@@ -112,13 +113,6 @@ def asks_about_the_past(question: str) -> bool:
     return bool(tense_words().asks_past.search(question))
 
 
-def bulletin_month(season: str) -> int | None:
-    """The month a bulletin season is dated to, as year * 12 + month ("Summer 2021")."""
-    name, _, year = season.partition(" ")
-    month = tense_words().bulletin_months.get(name)
-    return int(year) * 12 + month if month and year.isdigit() else None
-
-
 def date_month(text: str) -> int | None:
     """The month a date span stands for, as year * 12 + month; None without a year."""
     years = re.findall(r"\b(?:19|20)\d\d\b", text)
@@ -126,16 +120,11 @@ def date_month(text: str) -> int | None:
         return None
     named = month_pattern().search(text)
     if named:
-        month = _month_number(named.group(0))
+        month = MONTHS[named.group(0).lower()]
     else:
         words = tense_words().parts_of_year
         month = next((m for w, m in words.items() if re.search(rf"\b{w}\b", text, re.I)), 6)
     return int(years[-1]) * 12 + month
-
-
-def _month_number(name: str) -> int:
-    months = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-    return months.index(name[:3].lower()) + 1
 
 
 def _long_before(text: str, published: int | None, past_months: int) -> bool:

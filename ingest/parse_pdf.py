@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 
 from ingest.errors import SourceError
 from ingest.sections import SectionBuilder
-from records import OVERVIEW, Block, Page, Section
+from records import MONTHS, OVERVIEW, SEASON_MONTHS, Block, Page, Section
 from settings import Settings
 
 # Margin lines that are page furniture even on a one-page PDF, matched after digits become
@@ -41,23 +41,16 @@ FURNITURE_PATTERNS = tuple(
         r"^#+/#+/#+, #+:#+ ?(am|pm)?\b",  # Chromium's header: date, time, page title
     )
 )
-# Seasons by the month a bulletin is dated: Winter is the December one, so January and
-# February belong to the Winter of the year before.
+# Seasons by the month a bulletin is dated (SEASON_MONTHS): a month belongs to the latest
+# season dated at or before it, so January and February belong to the Winter before.
 MONTH_SEASONS = {
-    1: "Winter", 2: "Winter", 3: "Spring", 4: "Spring", 5: "Spring", 6: "Summer",
-    7: "Summer", 8: "Summer", 9: "Autumn", 10: "Autumn", 11: "Autumn", 12: "Winter",
-}  # fmt: skip
-MONTHS = {
-    name: number
-    for number, names in enumerate(
-        [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"),
-         ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
-         ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
-         ("dec", "december")],
-        start=1,
+    month: max(
+        (s for s, dated in SEASON_MONTHS.items() if dated <= month),
+        key=SEASON_MONTHS.__getitem__,
+        default="Winter",
     )
-    for name in names
-}  # fmt: skip
+    for month in range(1, 13)
+}
 _SEASON_IN_TEXT = re.compile(r"\b(spring|summer|autumn|winter)[\s_-]+(20\d\d)\b", re.I)
 _MONTH_IN_TEXT = re.compile(r"\b([a-z]{3,9})\.?[\s_-]+(20\d\d)\b", re.I)
 _ISO_MONTH = re.compile(r"\b(20\d\d)[-_](0[1-9]|1[0-2])\b")

@@ -6,10 +6,10 @@ import pytest
 
 from assistant.spans import (
     asks_about_the_past,
-    bulletin_month,
     date_month,
     span_features,
 )
+from records import season_month
 
 
 def spans_of(sentence: str, *texts: str) -> list[tuple[int, int]]:
@@ -50,9 +50,9 @@ def test_a_date_span_stands_for_a_month(text: str, month: int | None) -> None:
 
 
 def test_a_bulletin_is_dated_to_its_season() -> None:
-    assert bulletin_month("Winter 2021") == 2021 * 12 + 12
-    assert bulletin_month("Summer 2021") == 2021 * 12 + 6
-    assert bulletin_month("overview") is None
+    assert season_month("Winter 2021") == 2021 * 12 + 12
+    assert season_month("Summer 2021") == 2021 * 12 + 6
+    assert season_month("overview") is None
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ def test_a_date_question_asks_about_the_past_or_not(question: str, past: bool) -
 
 def test_a_date_long_past_at_publication_does_not_answer_when_something_will_happen() -> None:
     sentence = "NHSBSA has led the project since January 2020 and plans roll-out in early 2022."
-    winter = bulletin_month("Winter 2021")
+    winter = season_month("Winter 2021")
     since, plan = describe(sentence, ("January 2020", "early 2022"), set(), published=winter,
                            past_months=3)  # fmt: skip
     assert since["past_for_future"] == 1.0 and plan["past_for_future"] == 0.0
