@@ -339,7 +339,7 @@ def score_readings(
         reading.answer_spans = span_features(
             reading.sentence, reading.kind_spans, set(reading.shared), asked_words, group,
             reading.score, reading.features["meaning"], tuning.span_window_words,
-            published, tuning.span_past_months,
+            published, tuning.span_past_months, reading.counted_like,
         )  # fmt: skip
         if spans is not None and reading.answer_spans:
             for scored, p in zip(

@@ -76,6 +76,7 @@ class KindRule:
     detector: str | None = None  # a function in assistant/kinds.py, when patterns can't tell
     neutral: bool = False  # nothing to look for (a yes/no question)
     group: str = "precise"  # "precise" (a date, a count), "name", "loose" (a reason), "none"
+    counted: re.Pattern | None = None  # group 1: what the question counts ("how many *X*")
 
 
 @cache
@@ -102,6 +103,7 @@ def answer_kinds() -> tuple[KindRule, ...]:
                 detector=entry.get("detector"),
                 neutral=bool(entry.get("neutral", False)),
                 group=entry.get("group", "precise"),
+                counted=re.compile(entry["counted"], re.I) if "counted" in entry else None,
             )
         )
     return tuple(rules)

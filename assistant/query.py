@@ -80,6 +80,7 @@ class Query:
     terms: tuple[str, ...] = ()  # the content words of the whole (resolved) question
     ask_terms: tuple[str, ...] = ()  # those of the words that ask, without chat around them
     focus: tuple[str, ...] = ()
+    counted: tuple[str, ...] = ()  # what a count question counts: "how many *referrals*"
     nation: str | None = None
     pinned: tuple[str, ...] = field(default=())  # figures and dates the question pins down
     # Where its words sit that the passage sharing most of them does not use, and their
@@ -167,7 +168,9 @@ def _embed_queries(
     topic before it, and one they resolved gets back the turns they dropped.
     """
     vectors = word_vectors(index)
-    new_words = vectors.unseen(w for q in queries for w in (*q.terms, *q.ask_terms, *q.focus))
+    new_words = vectors.unseen(
+        w for q in queries for w in (*q.terms, *q.ask_terms, *q.focus, *q.counted)
+    )
     spans = {q.text: list(q.unmatched) for q in queries}  # the same for the same text
     for conversation in conversations:
         if conversation:
@@ -268,6 +271,7 @@ def make_query(
     chosen = tuple(seasons or named)
     ask = ask_clause(asked)
     unmatched = unmatched_in(text, index)
+    kind = _with_acronym(asked_kind(ask) or asked_kind(asked) or asked_kind(text), ask, text, index)
     if vector is None:
         vectors, span_vectors, _ = index.embed_with_spans([text], [list(unmatched)], [])
         vector, unmatched_vector = vectors[0], span_vectors[0]
@@ -283,12 +287,11 @@ def make_query(
         wants_latest=wants_latest(text) and not chosen,
         topics=tuple(topics or ()),
         missing_seasons=tuple(seasons_missing(text, index.seasons)) if not seasons else (),
-        kind=_with_acronym(
-            asked_kind(ask) or asked_kind(asked) or asked_kind(text), ask, text, index
-        ),
+        kind=kind,
         terms=tuple(question_terms(strip_seasons(text))),
         ask_terms=tuple(question_terms(strip_seasons(ask))),
         focus=tuple(focus_words(ask) or focus_words(text)),
+        counted=tuple(counted_words(kind, ask) or counted_words(kind, text)),
         nation=nation_named(text),
         pinned=tuple(pinned_figures(text)),
     )
@@ -354,14 +357,30 @@ def strip_seasons(question: str) -> str:
 
 def focus_words(question: str) -> list[str]:
     """Return the content words of what the question asks about ("which robotic systems")."""
+    return [w for match in _FOCUS.finditer(question) for w in _phrase_words(match.group(1))]
+
+
+def counted_words(kind: Asked | None, question: str) -> list[str]:
+    """What a count or share question counts: "how many GP *referrals*", "what share of *GP
+    practices*". Unlike focus words, "pharmacies" or "months" are kept: they say what is
+    counted even where they don't say what the question is about."""
+    if kind is None or kind.rule.counted is None:
+        return []
+    found = kind.rule.counted.finditer(question)
+    return [w for m in found for w in _phrase_words(m.group(1), focus=False)]
+
+
+def _phrase_words(phrase: str, focus: bool = True) -> list[str]:
+    """The words of a phrase after "which" / "how many", up to its verb. A focus phrase
+    keeps only words that can say what it is about (no stop words, no generic_focus.txt)."""
     words: list[str] = []
-    for match in _FOCUS.finditer(question):
-        for token in match.group(1).lower().split():
-            if token in focus_stops() or token.endswith("ed"):
-                break  # the focus phrase ends where the verb or a function word starts
-            word = re.sub(r"['’]s$", "", token)
-            if word not in generic_focus() and word not in STOPWORDS and len(word) > 2:
-                words.append(word)
+    for position, token in enumerate(phrase.lower().split()):
+        if token in focus_stops() or (token.endswith("ed") and (focus or position)):
+            break  # the phrase ends where the verb or a function word starts
+        word = re.sub(r"['’]s$", "", token)
+        general = word in STOPWORDS or word in generic_focus()
+        if len(word) > 2 and not (focus and general):
+            words.append(word)
     return words
 
 

@@ -20,6 +20,9 @@ Features of one sentence:
   loose (a reason, a procedure);
 - nation_found / nation_missing: the question names a nation, and the item does or doesn't;
 - pinned_missing: the share of figures the question pins down ("in August 2021") absent.
+Beside them, for a question that names what it counts ("how many *referrals*"), how
+closely the words after each number name it (counted_feature): the span model
+(assistant/spans.py) weighs that, not the sentence model.
 """
 
 from __future__ import annotations
@@ -74,6 +77,9 @@ class Reading:
     shared: frozenset[str] = frozenset()  # its item's words that the question's words match
     score: float = 0.0  # the reader model's chance that this sentence answers the question
     answer_spans: list = field(default_factory=list)  # spans.ScoredSpan, once scored
+    # For a question that names what it counts: how closely the words after each count span
+    # name the same thing (1.0 for "five pharmacies" to "how many pharmacies").
+    counted_like: dict[Span, float] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -191,7 +197,10 @@ def read_sentence(
     spans = kind_feature(query, sentence, known, features, evidence)
     nation_feature(query, line, hit, features, evidence)
     pinned_feature(query, f"{hit.chunk.context} {line}", features, evidence)
-    return Reading(sentence, hit, line_no, features, evidence, spans, item.shared)
+    counted = counted_feature(query, sentence, spans, word_vectors(index))
+    return Reading(
+        sentence, hit, line_no, features, evidence, spans, item.shared, counted_like=counted
+    )
 
 
 KIND_GROUPS = ("precise", "name", "loose")
@@ -218,6 +227,28 @@ def kind_feature(
     shown = "; ".join(sentence[a:b] for a, b in spans[:3])
     evidence["kind"] = f"{asked.kind}: {shown}" if found else f"{asked.kind}: none in sentence"
     return spans
+
+
+# The words just after a number say what it counts ("eight London community pharmacies"),
+# up to the first punctuation.
+_COUNTED_AFTER = re.compile(r"^(?:\s*(?:of\s+)?[\w’'&+-]+){1,4}")
+
+
+def counted_feature(query: Query, sentence: str, spans: list[Span], vectors) -> dict[Span, float]:
+    """How closely the words after each span name what the question counts.
+
+    "How many referrals came through the pilot?" is not answered by "eight London community
+    pharmacies": the number counts pharmacies. Matching is by meaning too, so "16 million
+    users" still counts what "how many people" asks about (0.0-1.0; assistant/match.py)."""
+    if not query.counted or query.kind is None or query.kind.rule.counted is None:
+        return {}
+    found = {}
+    for span in spans:
+        after = _COUNTED_AFTER.match(sentence[span[1] :])
+        text = after.group(0) if after else ""
+        matches = match_words(list(query.counted), text, vectors) if text.strip() else []
+        found[span] = max((m.score for m in matches), default=0.0)
+    return found
 
 
 def topic_names(index: SearchIndex, min_chunks: int) -> frozenset[str]:

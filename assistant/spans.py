@@ -8,7 +8,9 @@ how many of the question's words are around it, what shape it has (a bare year, 
 capitalised word, a long name), how good its sentence is, and, for a date question that
 does not ask when something happened, whether the date was long past when its bulletin
 came out ("When will it go nationwide?" is not answered by "led the project since
-January 2020" in the winter 2021 bulletin). A logistic regression fitted
+January 2020" in the winter 2021 bulletin), and, for a question that names what it counts,
+whether the number counts something else ("how many referrals?" is not answered by
+"eight London community pharmacies"). A logistic regression fitted
 on the train split by `make calibrate` (a span is a positive example when it overlaps one
 of the item's answer facts) turns that into the chance the span is the answer. The best
 span's chance feeds the decision, and the spans it keeps are the answer's key_spans.
@@ -39,6 +41,7 @@ SPAN_FEATURES = (
     "words",
     "bracketed",
     "past_for_future",
+    "counted_unlike",
 )
 _TOKEN = re.compile(r"[\w’'&.+-]+")
 
@@ -72,12 +75,16 @@ def span_features(
     window_words: int,
     published: int | None = None,
     past_months: int = 0,
+    counted_like: dict[Span, float] | None = None,
 ) -> list[ScoredSpan]:
     """Describe each span of the sentence by where it sits among the question's words.
 
     published is the month the passage's bulletin came out (year * 12 + month), given only
     for a date question that does not ask about the past; a date at least past_months
-    before it is then long past (feature past_for_future)."""
+    before it is then long past (feature past_for_future). counted_like says, for a question
+    that names what it counts, how closely the words after each span name it (the reader's
+    counted_feature); counted_unlike is how far they are from it."""
+    counted_like = counted_like or {}
     tokens = [(m.start(), m.end(), m.group(0).lower()) for m in _TOKEN.finditer(sentence)]
     positions = [i for i, (_, _, w) in enumerate(tokens) if w.strip(".,’'") in shared]
     scored = []
@@ -103,6 +110,7 @@ def span_features(
             "words": min(len(inside), 6) / 6,
             "bracketed": float(sentence[:start].count("(") > sentence[:start].count(")")),
             "past_for_future": float(_long_before(text, published, past_months)),
+            "counted_unlike": 1.0 - counted_like.get((start, end), 1.0),
         }
         scored.append(ScoredSpan((start, end), features))
     return scored

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from assistant.kinds import asked_kind
 from assistant.query import (
     ask_clause,
     clean_question,
+    counted_words,
     focus_words,
     nation_named,
     pinned_figures,
@@ -67,6 +69,23 @@ def test_focus_words() -> None:
         "systems",
     ]
     assert focus_words("Which company provides it?") == []  # "company" names the kind of answer
+
+
+@pytest.mark.parametrize(
+    ("question", "counted"),
+    [
+        ("how many referrals have come through the london trial so far", ["referrals"]),
+        ("How many pharmacies and GP surgeries were in the pilot?", ["pharmacies"]),
+        ("How many of the integrated care systems have digital boards?",
+         ["integrated", "care", "systems"]),
+        ("What share of GP practices were Phase 4 ready?", ["practices"]),
+        ("how many months were rollouts on hold", ["months"]),  # generic as a focus, not here
+        ("When does the pilot end?", []),  # not a count question
+        ("How big is each ICS?", []),  # a count, but it names nothing it counts
+    ],
+)  # fmt: skip
+def test_a_count_question_names_what_it_counts(question: str, counted: list[str]) -> None:
+    assert counted_words(asked_kind(question), question) == counted
 
 
 def test_nation_and_figures() -> None:

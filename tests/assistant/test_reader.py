@@ -14,6 +14,7 @@ from assistant.match import _spelled_runs, coverage, match_words, word_vectors
 from assistant.query import make_query
 from assistant.reader import (
     SENTENCE_FEATURES,
+    counted_feature,
     feature_matrix,
     kind_feature,
     matches_evidence,
@@ -115,6 +116,28 @@ def test_pinned_feature(index) -> None:
     pinned_feature(q, "95.6% were Phase 4 ready in March 2020.", features, evidence)
     assert features["pinned_missing"] == pytest.approx(0.5)  # "4" is there, "August 2021" not
     assert "August 2021" in evidence["pinned"]
+
+
+def test_counted_feature_compares_what_each_number_counts_with_what_is_asked(index) -> None:
+    vectors = word_vectors(index)
+    sentence = "The pilot relates to eight London community pharmacies and four GP practices."
+    spans = kind_feature(query(index, "How many GP practices are in the pilot?"), sentence,
+                         frozenset(), {}, {})  # fmt: skip
+    pharmacies, practices = spans
+    asked = query(index, "How many GP practices are in the pilot?")
+    like = counted_feature(asked, sentence, spans, vectors)
+    assert like[practices] == 1.0 and like[pharmacies] < 0.9
+    referrals = counted_feature(query(index, "how many referrals came in?"), sentence, spans,
+                                vectors)  # fmt: skip
+    assert max(referrals.values()) < 0.6  # it counts pharmacies and practices, not referrals
+    users = "NHS App reached more than 16 million users by October 2021."
+    span = [(users.index("16 million"), users.index("16 million") + len("16 million"))]
+    people = counted_feature(query(index, "How many people use the NHS App?"), users, span,
+                             vectors)[span[0]]  # fmt: skip
+    assert people > max(referrals.values())  # "users" counts people, by meaning
+    # A question that names nothing it counts, or asks no count, has nothing to compare.
+    assert counted_feature(query(index, "How big is each ICS?"), sentence, spans, vectors) == {}
+    assert counted_feature(query(index, "When does it end?"), sentence, spans, vectors) == {}
 
 
 def test_read_gives_every_sentence_every_feature(index) -> None:

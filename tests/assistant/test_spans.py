@@ -77,3 +77,13 @@ def test_a_date_long_past_at_publication_does_not_answer_when_something_will_hap
     # Asked about the past (no publication month given), no date is held against the span.
     since, plan = describe(sentence, ("January 2020", "early 2022"), set())
     assert since["past_for_future"] == plan["past_for_future"] == 0.0
+
+
+def test_a_count_of_something_other_than_what_is_asked_is_unlike_it() -> None:
+    sentence = "The pilot relates to eight London pharmacies and four GP practices."
+    spans = spans_of(sentence, "eight", "four")
+    counted = {spans[0]: 0.2, spans[1]: 1.0}  # the reader's counted_feature, as given
+    eight, four = describe(sentence, ("eight", "four"), set(), counted_like=counted)
+    assert eight["counted_unlike"] == pytest.approx(0.8) and four["counted_unlike"] == 0.0
+    # A question naming nothing it counts holds nothing against any span.
+    assert all(f["counted_unlike"] == 0.0 for f in describe(sentence, ("eight", "four"), set()))
