@@ -30,6 +30,10 @@ def spans_text(question: str, sentence: str, known: frozenset[str] = frozenset()
         ("When does MYS become compulsory for FP34C?", "date"),
         ("until when was it funded", "date"),
         ("How many ICS are there?", "count"),
+        ("How long do the interviews take?", "duration"),
+        ("how often does the group meet", "duration"),
+        ("How many weeks does the update take to arrive?", "duration"),
+        ("How long until the portal is compulsory?", "date"),
         ("nhs app user numbers", "count"),
         ("How much does a replacement Smartcard cost?", "price"),
         ("What percentage of items went through EPS?", "percentage"),
@@ -87,6 +91,28 @@ def test_a_number_in_a_name_a_label_or_a_range_is_no_count(sentence: str) -> Non
 def test_a_count_beside_a_name_still_counts() -> None:
     sentence = "NHS 111 sent 1,300 referrals to the five pilot pharmacies."
     assert spans_text("How many referrals were there?", sentence) == ["1,300", "five"]
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "spans"),
+    [
+        ("How long is an interview?", "Interviews last around 45 minutes and are online.",
+         ["around 45 minutes"]),
+        ("how long can it take to reach every GP?", "It can take two to three weeks to arrive.",
+         ["two to three weeks"]),
+        ("How long will the paper form be posted?", "It will be issued until March 2022, then MYS.",
+         ["until March 2022"]),
+        ("How long have they run it?", "NHSBSA has led the project since January 2020.",
+         ["since January 2020"]),
+        ("How often is dm+d released?", "dm+d is released weekly to suppliers.", ["weekly"]),
+        # a date alone says when, not for how long: "how long does it take?" is not answered
+        ("How long does it take to move records?", "The system went live in March 2022.", []),
+    ],
+)  # fmt: skip
+def test_a_length_of_time_is_a_duration_a_frequency_or_a_date_it_lasts_to(
+    question: str, sentence: str, spans: list[str]
+) -> None:
+    assert spans_text(question, sentence) == spans
 
 
 def test_a_date_kind_needs_a_real_date() -> None:

@@ -79,7 +79,7 @@ def test_focus_words() -> None:
         ("How many of the integrated care systems have digital boards?",
          ["integrated", "care", "systems"]),
         ("What share of GP practices were Phase 4 ready?", ["practices"]),
-        ("how many months were rollouts on hold", ["months"]),  # generic as a focus, not here
+        ("how many updates has the toolkit had", ["updates"]),  # generic as a focus, not here
         ("When does the pilot end?", []),  # not a count question
         ("How big is each ICS?", []),  # a count, but it names nothing it counts
     ],
