@@ -240,13 +240,12 @@ def counted_feature(query: Query, sentence: str, spans: list[Span], vectors) -> 
     "How many referrals came through the pilot?" is not answered by "eight London community
     pharmacies": the number counts pharmacies. Matching is by meaning too, so "16 million
     users" still counts what "how many people" asks about (0.0-1.0; assistant/match.py)."""
-    if not query.counted or query.kind is None or query.kind.rule.counted is None:
+    if not query.counted:  # only a count or share question names what it counts
         return {}
     found = {}
     for span in spans:
         after = _COUNTED_AFTER.match(sentence[span[1] :])
-        text = after.group(0) if after else ""
-        matches = match_words(list(query.counted), text, vectors) if text.strip() else []
+        matches = match_words(list(query.counted), after.group(0), vectors) if after else []
         found[span] = max((m.score for m in matches), default=0.0)
     return found
 
