@@ -162,6 +162,17 @@ class AnswerSettings(BaseModel):
         "the decision's evidence and a hedged answer's caveat (about where unrelated words "
         "sit for MiniLM: 'jabs' / 'smartcard' -0.04, synonyms 0.45-0.75).",
     )
+    unmentioned_below: float = Field(
+        default=0.6,
+        ge=0,
+        le=1,
+        description="A hedged answer's caveat says the bulletins don't mention a question "
+        "word only when no word of the archive is its own word, its stem or spelling, or this "
+        "close in meaning: the quoted passage lacking it is not enough ('discharge' is in "
+        "'Discharge Medicines Service'). Typos and close forms sit above ('usually' / "
+        "'typically' 0.93, 'stepping' / 'steps' 0.76), unrelated neighbours below ('lunch' "
+        "/ 'school' 0.55, 'backup' / 'copy' 0.53).",
+    )
     hedged_limit: float = Field(
         default=0.10,
         ge=0,

@@ -22,6 +22,7 @@ shows: the one holding the best-read sentence first (order_passages).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -558,12 +559,37 @@ def question_features(
             for m in focus_matches
         ),
         "missing": ", ".join(m.word for m in term_matches if m.score < missing_below),
+        "unmentioned": ", ".join(unmentioned(query, ask_matches, focus_matches, index, tuning)),
         "figures": ", ".join(missing_figures),
         "nation": "" if query.nation is None else f"{query.nation}: {nation_found}",
         "season": ", ".join(query.missing_seasons),
         "closer in": elsewhere_season,  # "" unless another bulletin comes closer
     }
     return features, evidence
+
+
+def unmentioned(
+    query: Query,
+    ask_matches: list[WordMatch],
+    focus_matches: list[WordMatch],
+    index: SearchIndex,
+    tuning: AnswerSettings,
+) -> list[str]:
+    """The asking words the quoted items lack that no bulletin mentions either: what a
+    caveat may truly say the bulletins don't mention. Words of the chat around the ask
+    ("we're in Kent") are not asked, and a contraction or possessive ("who's",
+    "PSNC's") names no subject."""
+    lacking = [
+        m.word
+        for m in (*focus_matches, *ask_matches)
+        if m.score < tuning.missing_below and not _APOSTROPHE.search(m.word)
+    ]
+    lacking = list(dict.fromkeys(lacking))
+    nearest = word_vectors(index).in_archive(lacking)
+    return [m.word for m in nearest if m.score < tuning.unmentioned_below]
+
+
+_APOSTROPHE = re.compile(r"['’]")
 
 
 def _nearest_evidence(prior: QuestionPrior, reading: PriorReading) -> str:
@@ -636,11 +662,14 @@ def caveat_for(
     if features["season_elsewhere"] >= tuning.elsewhere_caveat_at:  # the topic is elsewhere
         named = " and ".join(query.seasons)
         return say["season_elsewhere"].format(season=named, elsewhere=evidence["closer in"])
-    unmatched_focus = [w for w in query.focus if f"{w} ?" in evidence.get("focus", "")]
+    # Only what no bulletin mentions is named: the closest passage lacking a word is not
+    # the bulletins lacking it.
+    unmentioned = evidence.get("unmentioned", "").split(", ")
+    unmatched_focus = [w for w in query.focus if w in unmentioned]
     if unmatched_focus:
         return say["focus"].format(focus=" ".join(unmatched_focus))
-    if evidence.get("missing"):
-        return say["words"].format(words=_listed(evidence["missing"].split(", ")))
+    if evidence.get("unmentioned"):
+        return say["words"].format(words=_listed(unmentioned))
     return say["default"]
 
 

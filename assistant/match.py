@@ -23,7 +23,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from assistant.terms import TextView, content_words, text_holds, text_view
+from assistant.terms import TextView, content_words, term_in, text_holds, text_view
 from index.search import SearchIndex
 
 # Question words the archive never uses are remembered up to this many (about 30 MB of
@@ -55,6 +55,7 @@ class WordVectors:
             else np.zeros((0, 1), np.float32)
         )
         self._index = index
+        self._vocabulary = (frozenset(vocabulary), tuple(vocabulary))  # for term_in
         self._rows = {w: i for i, w in enumerate(vocabulary)}
         self._vectors = vectors
         self._asked: dict[str, np.ndarray] = {}
@@ -77,6 +78,19 @@ class WordVectors:
             if len(self._asked) > ASKED_WORDS_KEPT:
                 for word in list(self._asked)[: len(self._asked) - ASKED_WORDS_KEPT // 2]:
                     del self._asked[word]  # the oldest first (dicts keep insertion order)
+
+    def in_archive(self, words: list[str]) -> list[WordMatch]:
+        """How closely the archive's vocabulary comes to each word: the word, its stem or
+        spelling (1.0), else the archive word nearest in meaning."""
+        held, ordered = self._vocabulary
+        matches = {w: WordMatch(w, w, 1.0) for w in words if term_in(w, held, "", ordered)}
+        rest = [w for w in dict.fromkeys(words) if w not in matches]
+        if rest and ordered:
+            similarity = self.of(rest) @ self._vectors.T
+            for word, row in zip(rest, similarity, strict=True):
+                best = int(row.argmax())
+                matches[word] = WordMatch(word, ordered[best], max(0.0, float(row[best])))
+        return [matches.get(w, WordMatch(w, "", 0.0)) for w in words]
 
     def of(self, words: list[str]) -> np.ndarray:
         """Return one vector per word, embedding (and remembering) words not seen before."""

@@ -10,12 +10,13 @@ told when another season comes closer, and its hedge says which.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from assistant import get_index
+from assistant import ask, get_index
 from assistant.decide import (
     DECISION_FEATURES,
     ModelMissingError,
@@ -28,7 +29,9 @@ from assistant.decide import (
     order_passages,
     read_prior,
     state_for,
+    unmentioned,
 )
+from assistant.match import WordMatch, word_vectors
 from assistant.query import make_query
 from assistant.reader import Reading, read
 from assistant.retrieve import closer_elsewhere, retrieve
@@ -266,6 +269,41 @@ def test_a_hedge_for_another_seasons_topic_names_that_season(snapshot_settings, 
     # a missing figure is the more specific thing to name
     figures = caveat_for(query, features, evidence | {"figures": "4"}, snapshot_settings.answer)
     assert figures == "The bulletins say nothing for 4."
+
+
+def test_a_caveat_names_only_asked_words_that_no_bulletin_mentions(
+    snapshot_settings, index
+) -> None:
+    tuning = snapshot_settings.answer
+    asked = "We're in Kent. Is there anything on smartcard webinars, or a lasagne?"
+    query = make_query(asked, asked, index)
+    lacking = [WordMatch(w, "", 0.0) for w in ("who's", "webinars", "lasagne", "smartcard")]
+    # "who's" names no subject; the archive has webinars and Smartcards, if not in the
+    # quoted passage; only the lasagne is in no bulletin.
+    assert unmentioned(query, lacking, [], index, tuning) == ["lasagne"]
+    features = dict.fromkeys(DECISION_FEATURES, 0.0)
+    said = caveat_for(query, features, {"missing": "webinars, lasagne", "unmentioned": "lasagne"},
+                      tuning)  # fmt: skip
+    assert said == "The bulletins don't mention “lasagne”."
+    # What only the quoted passage lacks is not said of the bulletins.
+    assert caveat_for(query, features, {"missing": "webinars"}, tuning) == (
+        "The bulletins don't answer this exactly."
+    )
+
+
+def test_a_hedged_answer_never_says_the_bulletins_lack_a_word_they_use(snapshot_settings) -> None:
+    vectors = word_vectors(get_index(snapshot_settings))
+    for asked in (
+        "Which PMR suppliers were the ones that flagged the dm+d changes?",
+        "Who's going to chair the new national digital clinical safety board?",
+        "We're in Kent. What will we pay a month for CPCS once central funding stops?",
+        "What backup connection should we keep if our HSCN line goes down?",
+    ):
+        answer = ask(asked, settings=snapshot_settings)
+        assert answer.status == "hedged", (asked, answer.reason)
+        named = re.findall(r"“([^”]+)”", answer.caveat.split(" mention ", 1)[-1])
+        assert all(m.score < 1.0 for m in vectors.in_archive(named)), (asked, answer.caveat)
+        assert "kent" not in answer.caveat.lower() and "who's" not in answer.caveat.lower()
 
 
 def test_a_hedged_expansion_names_the_letters(snapshot_settings, index) -> None:

@@ -53,6 +53,18 @@ def test_exact_words_stems_and_initials_match_fully(index) -> None:
     assert match_words(["csu"], text, vectors)[0].score == 1.0
 
 
+def test_the_archive_vocabulary_holds_a_word_its_stem_or_its_near_meaning(index) -> None:
+    vectors = word_vectors(index)
+    smartcard, webinars, lasagne, ring = vectors.in_archive(
+        ["smartcard", "webinars", "lasagne", "ring"]
+    )
+    assert smartcard.score == 1.0  # its own word
+    assert webinars.score == 1.0  # the archive says "webinar"
+    assert lasagne.score < 0.6 and lasagne.matched  # the nearest by meaning is far
+    # Whole words only: "ring" inside "during" or "monitoring" is no mention of it.
+    assert ring.score < 1.0
+
+
 def test_initials_are_spelled_by_the_first_run_of_words_joining_words_skipped() -> None:
     words = tuple("the commissioning support unit of nhs england and nhs digital csu".split())
     spelled = _spelled_runs(words)
