@@ -45,9 +45,22 @@ def line_sentences(line: str) -> list[str]:
     return split_sentences(strip_marker(line))
 
 
+def in_context(chunk: Chunk, sentence: str) -> str:
+    """The sentence as its section reads it: under the passage's own heading.
+
+    "Supplier briefings occurred in October 2020, February and May 2021." says nothing of
+    the discharge service on its own; under its heading it does.
+    """
+    heading = chunk.heading_path[-1] if chunk.heading_path else ""
+    return f"{heading}: {sentence}" if heading else sentence
+
+
 def distinct_sentences(chunks: list[Chunk]) -> list[str]:
-    """Every distinct sentence of the chunks, sorted: what a build stores vectors for."""
-    return sorted({s for c in chunks for s in chunk_sentences(c)})
+    """Every distinct sentence of the chunks, bare and in context, sorted: what a build
+    stores vectors for."""
+    return sorted(
+        {text for c in chunks for s in chunk_sentences(c) for text in (s, in_context(c, s))}
+    )
 
 
 WORD = re.compile(r"[a-z][a-z0-9]+")  # a lower-cased word that may carry meaning

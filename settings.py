@@ -51,7 +51,8 @@ class RetrievalSettings(BaseModel):
     w_best_sentence: float = Field(
         default=0.05,
         description="Re-scoring weight of the passage's best sentence cosine to the question "
-        "(a passage is as good as its best sentence; MiniLM embeds sentences sharply).",
+        "(a passage is as good as its best sentence; MiniLM embeds sentences sharply), each "
+        "sentence read bare or under its heading, whichever is closer.",
     )
     w_term_coverage: float = Field(
         default=0.05,

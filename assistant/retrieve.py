@@ -18,7 +18,7 @@ from assistant.query import Query
 from assistant.terms import idf_table, weighted_coverage
 from index.search import SearchIndex
 from records import OVERVIEW, Hit
-from sentences import chunk_sentences
+from sentences import chunk_sentences, in_context
 from settings import RetrievalSettings
 
 
@@ -114,8 +114,10 @@ def _rescore(
     spelling: frozenset[str],
 ) -> list[tuple[str, float]]:
     """Add the best-sentence and term-coverage signals (and the spelling passages' bonus)
-    to the fused scores, and re-sort."""
+    to the fused scores, and re-sort. A sentence counts bare or under its heading,
+    whichever is closer to the question."""
     vectors, idf = build_tables(index)
+    contexts = context_tables(index)
     terms = list(query.terms)
     newest_first = index.seasons
     recency = {s: 1 - i / max(1, len(newest_first) - 1) for i, s in enumerate(newest_first)}
@@ -124,6 +126,9 @@ def _rescore(
     for chunk_id, score in fused:
         matrix = vectors.get(chunk_id)
         best_sentence = float((matrix @ searched).max()) if matrix is not None else 0.0
+        in_context = contexts.get(chunk_id)
+        if in_context is not None:  # a sentence may say more under its heading
+            best_sentence = max(best_sentence, float((in_context @ searched).max()))
         chunk = index.chunks[chunk_id]
         coverage = weighted_coverage(terms, chunk.embed_text, idf)
         bonus = tuning.w_recency * recency.get(chunk.season, 0.0)
@@ -147,6 +152,26 @@ def _make_tables(index: SearchIndex) -> tuple[dict[str, np.ndarray], dict[str, f
             matrices[chunk_id] = np.stack(rows)
     idf = idf_table(c.embed_text for c in index.chunks.values())
     return matrices, idf
+
+
+def context_tables(index: SearchIndex) -> dict[str, np.ndarray]:
+    """Each chunk's sentences read under its heading (sentences.in_context), as one matrix
+    per chunk: once per index build. A build older than these vectors embeds them here."""
+    return index.derived("context_tables", _make_context_tables)
+
+
+def _make_context_tables(index: SearchIndex) -> dict[str, np.ndarray]:
+    texts = {
+        chunk_id: [in_context(chunk, s) for s in chunk_sentences(chunk)]
+        for chunk_id, chunk in index.chunks.items()
+    }
+    unstored = sorted({t for ts in texts.values() for t in ts if index.sentence_vector(t) is None})
+    embedded = dict(zip(unstored, index.embed_texts(unstored), strict=True)) if unstored else {}
+    return {
+        chunk_id: np.stack([embedded[t] if t in embedded else index.sentence_vector(t) for t in ts])
+        for chunk_id, ts in texts.items()
+        if ts
+    }
 
 
 def closer_elsewhere(query: Query, index: SearchIndex) -> tuple[float, str]:

@@ -149,13 +149,15 @@ TARGETS: dict[str, Floor] = {
 # item leads (2026-12-02; 0.526 before), so the floor is 0.78. The fourth writing pass
 # grew the test split to 250 (2026-12-03), the models refit on its grown train split:
 # hit@1 0.851, opens 0.766, flagged 0.851 (74 of 87), answered 0.149, so the floors are
-# set anew from it: 0.84, 0.75, 0.83 and 0.17.
+# set anew from it: 0.84, 0.75, 0.83 and 0.17. Reading each sentence under its heading too
+# when re-scoring passages (2026-12-04) took hit@1 to 0.870 (134 of 154) and opens to
+# 0.796 (121 of 152): floors 0.86 and 0.78.
 FLOORS: dict[str, Floor] = {
     **TARGETS,
-    "hit@1": Floor(0.85, AT_LEAST),
+    "hit@1": Floor(0.86, AT_LEAST),
     "unanswerable_flagged": Floor(0.83, AT_LEAST),
     "unanswerable_answered": Floor(0.17, AT_MOST),
-    "opens_on_gold": Floor(0.77, AT_LEAST),
+    "opens_on_gold": Floor(0.78, AT_LEAST),
 }
 
 

@@ -1,14 +1,16 @@
-"""Retrieval's lookup of the passages that spell out the letters a question asks about."""
+"""Retrieval's lookup of the passages that spell out the letters a question asks about, and
+the sentences it re-scores passages by, read bare and under their heading."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from assistant import get_index
 from assistant.kinds import expansion_spans
 from assistant.query import make_query
-from assistant.retrieve import retrieve, spelled_out
-from sentences import chunk_sentences
+from assistant.retrieve import context_tables, retrieve, spelled_out
+from sentences import chunk_sentences, in_context
 
 
 @pytest.fixture(scope="module")
@@ -71,3 +73,31 @@ def test_the_letters_asked_about_are_found_without_capitals(
     assert whole.kind is not None and whole.kind.kind == "expansion"
     assert whole.kind.acronym == acronym
     assert bool(spelled_out(whole, index)) == bool(acronym)
+
+
+def test_the_build_stores_each_sentence_read_under_its_heading(index) -> None:
+    tables = context_tables(index)
+    assert set(tables) == {c.id for c in index.chunks.values() if chunk_sentences(c)}
+    for chunk in index.chunks.values():
+        rows = [index.sentence_vector(in_context(chunk, s)) for s in chunk_sentences(chunk)]
+        assert all(row is not None for row in rows), chunk.id  # stored, not embedded now
+        np.testing.assert_array_equal(tables[chunk.id], np.stack(rows))
+
+
+def test_a_sentence_under_its_heading_says_what_it_is_about(index) -> None:
+    query = _query("Can patients look up services on NHS Service Finder themselves?", index)
+    found = [
+        (chunk, s)
+        for chunk in index.chunks.values()
+        for s in chunk_sentences(chunk)
+        if "not accessible by the public" in s
+    ]
+    assert found
+    for chunk, sentence in found:
+        # "It is not accessible by the public ..." names no tool; its heading does.
+        assert in_context(chunk, sentence) == f"{chunk.heading_path[-1]}: {sentence}"
+        bare = float(index.sentence_vector(sentence) @ query.vector)
+        under = float(index.sentence_vector(in_context(chunk, sentence)) @ query.vector)
+        assert under > bare + 0.1
+    first = retrieve(query, index, top_k=1)[0]
+    assert any(first.chunk.id == chunk.id for chunk, _ in found)

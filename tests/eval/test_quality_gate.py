@@ -49,13 +49,14 @@ ISSUE_TARGETS = {
 # hedged; on all 250, hit@1 0.851 and opens 0.766 (floors 0.84 and 0.75), flagged 0.851
 # and answered 0.149 (floors 0.83 and 0.17). Looking up the passages that spell out the
 # letters an acronym question asks about took hit@1 to 0.864 and opens to 0.786: floors
-# 0.85 and 0.77.
+# 0.85 and 0.77. Reading each sentence under its heading too, when passages are re-scored,
+# took hit@1 to 0.870 and opens to 0.796: floors 0.86 and 0.78.
 RATCHET = {
     **ISSUE_TARGETS,
-    "hit@1": (0.85, AT_LEAST),
+    "hit@1": (0.86, AT_LEAST),
     "unanswerable_flagged": (0.83, AT_LEAST),
     "unanswerable_answered": (0.17, AT_MOST),
-    "opens_on_gold": (0.77, AT_LEAST),
+    "opens_on_gold": (0.78, AT_LEAST),
 }
 SHOWN = 10  # failing item ids listed in a message
 
