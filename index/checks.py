@@ -15,6 +15,7 @@ from index.builds import StoredIndex
 from index.chroma import chroma_client
 from index.errors import CorruptIndexError, IndexUnavailableError, rebuild_command
 from index.vectors import load_vectors
+from sentences import distinct_sentences
 from settings import Settings
 
 
@@ -84,6 +85,8 @@ def reusable(previous: dict, model_name: str, settings: Settings) -> bool:
         return False
     if missing_files(previous["build_dir"], embedded=not settings.chroma_url, deep=True):
         return False  # "rebuild it with: python -m ingest" must then actually rebuild
+    if not holds_every_sentence(previous["build_dir"], list(previous["chunks"].values())):
+        return False  # a build from before a sentence form it now stores: add the vectors
     try:
         if settings.chroma_url:
             # The server may have been restarted on another --path: the collection must be there.
@@ -99,6 +102,15 @@ def reusable(previous: dict, model_name: str, settings: Settings) -> bool:
     except Exception:  # noqa: BLE001 - a damaged or missing store: rebuild it
         return False
     return True
+
+
+def holds_every_sentence(build_dir: Path, chunks: list) -> bool:
+    """True when the build stores a vector for every sentence text the chunks make (bare
+    and under its heading, sentences.distinct_sentences). A build from before the
+    in-context sentences still serves (retrieval embeds them on first use), but is not
+    reused: the next ingest adds them, embedding only those."""
+    stored = load_vectors(build_dir / "sentences.npz") or {}
+    return all(text in stored for text in distinct_sentences(chunks))
 
 
 def probe_collection(collection, manifest: dict) -> None:
