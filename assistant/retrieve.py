@@ -126,9 +126,9 @@ def _rescore(
     for chunk_id, score in fused:
         matrix = vectors.get(chunk_id)
         best_sentence = float((matrix @ searched).max()) if matrix is not None else 0.0
-        in_context = contexts.get(chunk_id)
-        if in_context is not None:  # a sentence may say more under its heading
-            best_sentence = max(best_sentence, float((in_context @ searched).max()))
+        context_rows = contexts.get(chunk_id)
+        if context_rows is not None:  # a sentence may say more under its heading
+            best_sentence = max(best_sentence, float((context_rows @ searched).max()))
         chunk = index.chunks[chunk_id]
         coverage = weighted_coverage(terms, chunk.embed_text, idf)
         bonus = tuning.w_recency * recency.get(chunk.season, 0.0)

@@ -227,6 +227,16 @@ def manifest(index_dir: Path) -> dict:
     return json.loads((current_build_dir(index_dir) / "manifest.json").read_text())
 
 
+def stored_vectors(index_dir: Path, name: str) -> dict:
+    """The current build's stored vectors of one kind ("sentences.npz", "words.npz")."""
+    from index.builds import current_build_dir
+    from index.vectors import load_vectors
+
+    vectors = load_vectors(current_build_dir(index_dir) / name)
+    assert vectors is not None, f"{name} missing or unreadable"
+    return vectors
+
+
 # ---------------------------------------------------------------- fixtures
 # Imported by tests/index/conftest.py and tests/reliability/conftest.py.
 

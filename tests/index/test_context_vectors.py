@@ -6,23 +6,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-from index_support import QUESTION, answer_json, build_in_process, comparable
+from index_support import QUESTION, answer_json, build_in_process, comparable, stored_vectors
 
 from index.builds import current_build_dir, read_index
 from index.search import forget_index
-from index.vectors import load_vectors, save_vectors
+from index.vectors import save_vectors
 from sentences import chunk_sentences, distinct_sentences, in_context
 
 
-def stored_sentences(index_dir: Path) -> dict[str, np.ndarray]:
-    sentences = load_vectors(current_build_dir(index_dir) / "sentences.npz")
-    assert sentences is not None
-    return sentences
-
-
 def test_a_build_stores_every_sentence_bare_and_under_its_heading(base_index: Path) -> None:
-    stored = stored_sentences(base_index)
+    stored = stored_vectors(base_index, "sentences.npz")
     chunks = list(read_index(base_index).chunks.values())
 
     assert sorted(stored) == distinct_sentences(chunks)
@@ -39,7 +32,7 @@ def test_a_build_without_them_answers_the_same_and_the_next_ingest_adds_them(
     before = comparable(answer_json(index_copy, QUESTION))
     chunks = list(read_index(index_copy).chunks.values())
     bare = sorted({s for c in chunks for s in chunk_sentences(c)})
-    stored = stored_sentences(index_copy)
+    stored = stored_vectors(index_copy, "sentences.npz")
     path = current_build_dir(index_copy) / "sentences.npz"
     save_vectors(path, bare, stored, len(next(iter(stored.values()))))  # as builds before
     forget_index()
@@ -52,4 +45,4 @@ def test_a_build_without_them_answers_the_same_and_the_next_ingest_adds_them(
     assert outcome.written
     assert outcome.chunks_embedded == 0
     assert outcome.sentences_embedded == len(stored) - len(bare) > 0
-    assert sorted(stored_sentences(index_copy)) == sorted(stored)
+    assert sorted(stored_vectors(index_copy, "sentences.npz")) == sorted(stored)

@@ -7,25 +7,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from index_support import QUESTION, answer_json, build_in_process, comparable
+from index_support import QUESTION, answer_json, build_in_process, comparable, stored_vectors
 
 from assistant.match import word_vectors
 from index.builds import current_build_dir, read_index
 from index.embed import embed_texts
 from index.search import forget_index, open_index
-from index.vectors import load_vectors
 from sentences import distinct_words
 from settings import load_settings
 
 
-def stored_words(index_dir: Path) -> dict[str, np.ndarray]:
-    words = load_vectors(current_build_dir(index_dir) / "words.npz")
-    assert words is not None
-    return words
-
-
 def test_a_build_stores_the_model_s_vector_of_every_word_it_holds(base_index: Path) -> None:
-    words = stored_words(base_index)
+    words = stored_vectors(base_index, "words.npz")
     chunks = list(read_index(base_index).chunks.values())
 
     assert sorted(words) == distinct_words(chunks)
@@ -38,7 +31,7 @@ def test_a_build_stores_the_model_s_vector_of_every_word_it_holds(base_index: Pa
 def test_the_reader_matches_with_the_build_s_word_vectors(base_index: Path) -> None:
     forget_index()
     index = open_index(load_settings(index_dir=base_index))
-    words = stored_words(base_index)
+    words = stored_vectors(base_index, "words.npz")
 
     kept, vectors = word_vectors(index).known(["nhsmail", "passwords", "unheard"])
 
@@ -51,7 +44,7 @@ def test_a_build_without_word_vectors_answers_the_same_and_the_next_ingest_adds_
 ) -> None:
     forget_index()
     before = comparable(answer_json(index_copy, QUESTION))
-    words = stored_words(index_copy)
+    words = stored_vectors(index_copy, "words.npz")
     (current_build_dir(index_copy) / "words.npz").unlink()
     forget_index()
 
@@ -63,16 +56,16 @@ def test_a_build_without_word_vectors_answers_the_same_and_the_next_ingest_adds_
     assert outcome.written
     assert outcome.chunks_embedded == 0
     assert outcome.words_embedded == len(words)
-    assert sorted(stored_words(index_copy)) == sorted(words)
+    assert sorted(stored_vectors(index_copy, "words.npz")) == sorted(words)
 
 
 def test_reingest_embeds_only_the_words_it_has_not_seen(
     index_copy: Path, edited_pages: Path
 ) -> None:
-    old = set(stored_words(index_copy))
+    old = set(stored_vectors(index_copy, "words.npz"))
 
     outcome = build_in_process(edited_pages, index_copy)
 
-    new = set(stored_words(index_copy))
+    new = set(stored_vectors(index_copy, "words.npz"))
     assert outcome.words_embedded == len(new - old) > 0
     assert "technicians" in new - old  # from the added section
