@@ -33,7 +33,7 @@ from assistant.kinds import Span
 from assistant.lexicon import DATA_DIR, nations
 from assistant.match import WordMatch, coverage, match_words, word_vectors
 from assistant.query import Query
-from assistant.reader import Reading, feature_matrix, term_weights
+from assistant.reader import Reading, feature_matrix, term_weights, unnamed_feature
 from assistant.retrieve import build_tables, closer_elsewhere
 from assistant.spans import asks_about_the_past, span_features, span_matrix
 from index.search import SearchIndex
@@ -74,6 +74,7 @@ DECISION_FEATURES = (
     "question_prior",
     "topic_prior",
     "unmatched_prior",
+    "unnamed",
 )
 # The on-topic model reads only how close the archive comes to the question at all, and
 # how on topic the nearest train questions were: with few off-topic questions to learn
@@ -520,6 +521,7 @@ def question_features(
     elsewhere, elsewhere_season = closer_elsewhere(query, index)
     span_scores = [sp.score for r in quoted for sp in r.answer_spans]
     best_item_spans = [sp.score for r in quoted if r.key == best.key for sp in r.answer_spans]
+    unnamed_said: dict[str, str] = {}
     features = {
         "span_best": max(span_scores, default=0.0),
         "span_in_best": max(best_item_spans, default=0.0),
@@ -547,6 +549,8 @@ def question_features(
         "topic_prior": prior.on_topic,
         "unmatched_prior": prior.unmatched,
     }
+    # "which pharmacies?" and the best sentence says "eight pharmacies": some, not which
+    unnamed_feature(query, best.sentence, vectors, tuning.shared_from, features, unnamed_said)
     for name in ("precise", "name", "loose"):
         features[f"{name}_asked"] = float(group == name)
         features[f"{name}_found"] = float(group == name and found_any)
@@ -564,6 +568,7 @@ def question_features(
         "nation": "" if query.nation is None else f"{query.nation}: {nation_found}",
         "season": ", ".join(query.missing_seasons),
         "closer in": elsewhere_season,  # "" unless another bulletin comes closer
+        "unnamed": unnamed_said.get("unnamed", ""),
     }
     return features, evidence
 
@@ -646,6 +651,8 @@ def caveat_for(
         return say["season"].format(season=query.missing_seasons[0])
     if features["nation_asked"] and not features["nation_found"]:
         return say["nation"].format(nation=_title(query.nation or ""))
+    if evidence.get("unnamed"):  # "which pharmacies?": "eight London community pharmacies"
+        return say["unnamed"].format(mention=evidence["unnamed"])
     group = query.kind.group if query.kind is not None else "none"
     if group in ("precise", "name") and not features[f"{group}_found"] and query.kind:
         if query.kind.kind == "name" and focus:

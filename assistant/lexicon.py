@@ -77,6 +77,7 @@ class KindRule:
     neutral: bool = False  # nothing to look for (a yes/no question)
     group: str = "precise"  # "precise" (a date, a count), "name", "loose" (a reason), "none"
     counted: re.Pattern | None = None  # group 1: what the question counts ("how many *X*")
+    named: re.Pattern | None = None  # group 1: what the question asks to be named ("which *X*")
 
 
 @cache
@@ -104,9 +105,43 @@ def answer_kinds() -> tuple[KindRule, ...]:
                 neutral=bool(entry.get("neutral", False)),
                 group=entry.get("group", "precise"),
                 counted=re.compile(entry["counted"], re.I) if "counted" in entry else None,
+                named=re.compile(entry["named"], re.I) if "named" in entry else None,
             )
         )
     return tuple(rules)
+
+
+@dataclass(frozen=True)
+class UnnamedMentions:
+    """How a sentence speaks of things without naming them (unnamed_mentions.json)."""
+
+    mention: re.Pattern  # a determiner, then up to four words (group 1): "*eight* pharmacies"
+    naming: re.Pattern  # what introduces the names after all: "four suppliers*:* ..."
+    openers: frozenset[str]  # the one-word determiners: "eight", "another"
+
+    def opens(self, word: str) -> bool:
+        """True for a word that opens a mention ("five", "12"): it counts, it names nothing."""
+        return word.isdigit() or word.lower() in self.openers
+
+
+@cache
+def unnamed_mentions() -> UnnamedMentions:
+    """The patterns of unnamed_mentions.json, compiled once."""
+    data = json.loads((DATA_DIR / "unnamed_mentions.json").read_text(encoding="utf-8"))
+    # Longest first, so "a number of" is tried before "a"; "\\d+" stands for any number.
+    determiners = sorted(data["determiners"], key=len, reverse=True)
+    number = r"(?<![-\w])(?!(?:19|20)\d\d\b)\d[\d,.]*"  # not "2021 onwards", "COVID-19"
+    opening = "|".join(number if d == r"\d+" else re.escape(d) for d in determiners)
+    edge = r"\b"
+    naming = "|".join(
+        edge * f[0].isalnum() + re.escape(f) + edge * f[-1].isalnum()
+        for f in data["naming_follows"]
+    )
+    return UnnamedMentions(
+        mention=re.compile(rf"\b(?:{opening})\s+((?:[\w’'&+-]+\s*){{1,4}})", re.I),
+        naming=re.compile(naming, re.I),
+        openers=frozenset(d for d in determiners if " " not in d and d.isalpha()),
+    )
 
 
 @cache

@@ -29,6 +29,7 @@ from assistant.lexicon import (
     latest_pattern,
     month_pattern,
     nations,
+    unnamed_mentions,
 )
 from assistant.match import word_vectors
 from assistant.terms import STOPWORDS, question_terms, unmatched_spans
@@ -81,6 +82,7 @@ class Query:
     ask_terms: tuple[str, ...] = ()  # those of the words that ask, without chat around them
     focus: tuple[str, ...] = ()
     counted: tuple[str, ...] = ()  # what a count question counts: "how many *referrals*"
+    named: tuple[str, ...] = ()  # what a name question asks to be named: "which *pharmacies*"
     nation: str | None = None
     pinned: tuple[str, ...] = field(default=())  # figures and dates the question pins down
     # Where its words sit that the passage sharing most of them does not use, and their
@@ -292,6 +294,7 @@ def make_query(
         ask_terms=tuple(question_terms(strip_seasons(ask))),
         focus=tuple(focus_words(ask) or focus_words(text)),
         counted=tuple(counted_words(kind, ask) or counted_words(kind, text)),
+        named=tuple(named_words(kind, ask) or named_words(kind, text)),
         nation=nation_named(text),
         pinned=tuple(pinned_figures(text)),
     )
@@ -368,6 +371,16 @@ def counted_words(kind: Asked | None, question: str) -> list[str]:
         return []
     found = kind.rule.counted.finditer(question)
     return [w for m in found for w in _phrase_words(m.group(1), focus=False)]
+
+
+def named_words(kind: Asked | None, question: str) -> list[str]:
+    """What a name question asks to be named: "which *pharmacies*", "which *hospital software
+    company*". As with counted words, "pharmacies" is kept: it says what the names are of."""
+    if kind is None or kind.rule.named is None:
+        return []
+    found = kind.rule.named.finditer(question)
+    words = [w for m in found for w in _phrase_words(m.group(1), focus=False)]
+    return [w for w in words if not unnamed_mentions().opens(w)]  # "which *five* pharmacies"
 
 
 def _phrase_words(phrase: str, focus: bool = True) -> list[str]:

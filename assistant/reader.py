@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.kinds import Span, find_spans
-from assistant.lexicon import nations
+from assistant.lexicon import nations, unnamed_mentions
 from assistant.match import WordMatch, coverage, match_words, word_vectors
 from assistant.query import Query
 from assistant.retrieve import build_tables
@@ -248,6 +248,45 @@ def counted_feature(query: Query, sentence: str, spans: list[Span], vectors) -> 
         matches = match_words(list(query.counted), after.group(0), vectors) if after else []
         found[span] = max((m.score for m in matches), default=0.0)
     return found
+
+
+# The few words after a mention's noun, where its names would be introduced.
+_NEXT_WORDS = re.compile(r"(?:[^\w\s]*\s*[\w’'&+-]+){0,2}[^\w]{0,3}")
+
+
+def unnamed_feature(
+    query: Query,
+    sentence: str,
+    vectors,
+    shared_from: float,
+    features: dict[str, float],
+    evidence: dict[str, str],
+) -> None:
+    """How closely the sentence speaks of what a name question asks to be named, without
+    naming it.
+
+    "Which pharmacies are in the London pilot?" is not answered by "The pilot relates to
+    eight London community pharmacies with the Sonar system": it says how many, and names
+    a system, not a pharmacy. A mention opened by a number or a word like "another"
+    (assistant/data/unnamed_mentions.json) and not followed by the names ("four
+    suppliers: ...") is unnamed; the feature is the best match (by meaning too) between
+    the asked words and its words, counted from shared_from (AnswerSettings), else 0.0."""
+    features["unnamed"] = 0.0
+    if not query.named:
+        return
+    mentions = unnamed_mentions()
+    asked = list(query.named)
+    for found in mentions.mention.finditer(sentence):
+        for word in re.finditer(r"\S+", found.group(1)):
+            end = found.start(1) + word.end()
+            if mentions.naming.search(_NEXT_WORDS.match(sentence, end).group(0)):
+                break  # "four suppliers have been assured: A, B ...": named after all
+            score = max((m.score for m in match_words(asked, word.group(0), vectors)), default=0.0)
+            if score >= shared_from and score > features["unnamed"]:
+                features["unnamed"] = score
+                # The opening word is never a name: "The first system" reads "the first system".
+                opening = sentence[found.start() : found.start(1)].lower()
+                evidence["unnamed"] = opening + sentence[found.start(1) : end]
 
 
 def topic_names(index: SearchIndex, min_chunks: int) -> frozenset[str]:

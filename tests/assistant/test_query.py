@@ -11,6 +11,7 @@ from assistant.query import (
     clean_question,
     counted_words,
     focus_words,
+    named_words,
     nation_named,
     pinned_figures,
     seasons_missing,
@@ -86,6 +87,21 @@ def test_focus_words() -> None:
 )  # fmt: skip
 def test_a_count_question_names_what_it_counts(question: str, counted: list[str]) -> None:
     assert counted_words(asked_kind(question), question) == counted
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("Which pharmacies are in the London GP CPCS pilot?", ["pharmacies"]),
+        ("Which five pharmacies are piloting the DWP side?", ["pharmacies"]),  # not "five"
+        ("Which hospital software company is the second one?", ["hospital", "software", "company"]),
+        ("What are the names of the GP practices in the pilot?", ["practices"]),
+        ("Who chairs CP ITG?", []),  # a name question, but it names nothing to name
+        ("How many pharmacies are in the pilot?", []),  # not a name question
+    ],
+)  # fmt: skip
+def test_a_name_question_says_what_it_asks_to_be_named(question: str, named: list[str]) -> None:
+    assert named_words(asked_kind(question), question) == named
 
 
 def test_nation_and_figures() -> None:

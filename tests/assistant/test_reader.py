@@ -21,6 +21,7 @@ from assistant.reader import (
     nation_feature,
     pinned_feature,
     read,
+    unnamed_feature,
 )
 from assistant.retrieve import retrieve
 from settings import AnswerSettings
@@ -150,6 +151,31 @@ def test_counted_feature_compares_what_each_number_counts_with_what_is_asked(ind
     # A question that names nothing it counts, or asks no count, has nothing to compare.
     assert counted_feature(query(index, "How big is each ICS?"), sentence, spans, vectors) == {}
     assert counted_feature(query(index, "When does it end?"), sentence, spans, vectors) == {}
+
+
+def test_unnamed_feature_finds_a_sentence_that_counts_what_it_should_name(index) -> None:
+    vectors = word_vectors(index)
+    pilot = "The pilot relates to eight London community pharmacies with the Sonar system."
+
+    def unnamed(question: str, sentence: str) -> tuple[float, str]:
+        features, evidence = {}, {}
+        unnamed_feature(query(index, question), sentence, vectors, 0.5, features, evidence)
+        return features["unnamed"], evidence.get("unnamed", "")
+
+    score, said = unnamed("Which pharmacies are in the London pilot?", pilot)
+    assert score == 1.0 and said == "eight London community pharmacies"
+    # The system it does name: "the Sonar system" is no unnamed mention.
+    assert unnamed("Which system do the pilot pharmacies use?", pilot) == (0.0, "")
+    # By meaning: "another supplier" is an unnamed company.
+    other = "Another secondary care system supplier is developing against the API."
+    score, said = unnamed("Which hospital software company is the second one?", other)
+    assert score > 0.5 and said == "another secondary care system supplier"  # said mid-sentence
+    # Names that follow the mention name it after all.
+    assured = "Four suppliers are assured: Foo, Bar, Baz and Qux."
+    assert unnamed("Which suppliers are assured?", assured) == (0.0, "")
+    # A question that asks no name, or names nothing to be named, reads nothing.
+    assert unnamed("How many pharmacies are in the pilot?", pilot) == (0.0, "")
+    assert unnamed("Who chairs the pilot board?", pilot) == (0.0, "")
 
 
 def test_read_gives_every_sentence_every_feature(index) -> None:
