@@ -128,7 +128,7 @@ class UnnamedMentions:
 def unnamed_mentions() -> UnnamedMentions:
     """The patterns of unnamed_mentions.json, compiled once."""
     data = json.loads((DATA_DIR / "unnamed_mentions.json").read_text(encoding="utf-8"))
-    # Longest first, so "a number of" is tried before "a"; "\\d+" stands for any number.
+    # Longest first, so "one of the" is tried before "one"; "\\d+" stands for any number.
     determiners = sorted(data["determiners"], key=len, reverse=True)
     number = r"(?<![-\w])(?!(?:19|20)\d\d\b)\d[\d,.]*"  # not "2021 onwards", "COVID-19"
     opening = "|".join(number if d == r"\d+" else re.escape(d) for d in determiners)
