@@ -133,8 +133,10 @@ class AnswerSettings(BaseModel):
         ge=0,
         le=1,
         description="A sentence word matched by a question word at least this closely counts "
-        "as shared with the question when describing where an answer span sits (MiniLM word "
-        "cosines: synonyms ~0.45-0.75, unrelated words below 0.2).",
+        "as shared with the question when describing where an answer span sits, and as "
+        "naming what a name question asks in an unnamed mention ('which pharmacies?' / 'five "
+        "pharmacies'; the decision feature 'unnamed') (MiniLM word cosines: synonyms "
+        "~0.45-0.75, unrelated words below 0.2).",
     )
     span_past_months: int = Field(
         default=3,
