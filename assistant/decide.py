@@ -521,7 +521,6 @@ def question_features(
     elsewhere, elsewhere_season = closer_elsewhere(query, index)
     span_scores = [sp.score for r in quoted for sp in r.answer_spans]
     best_item_spans = [sp.score for r in quoted if r.key == best.key for sp in r.answer_spans]
-    unnamed_said: dict[str, str] = {}
     features = {
         "span_best": max(span_scores, default=0.0),
         "span_in_best": max(best_item_spans, default=0.0),
@@ -549,8 +548,6 @@ def question_features(
         "topic_prior": prior.on_topic,
         "unmatched_prior": prior.unmatched,
     }
-    # "which pharmacies?" and the best sentence says "eight pharmacies": some, not which
-    unnamed_feature(query, best.sentence, vectors, tuning.shared_from, features, unnamed_said)
     for name in ("precise", "name", "loose"):
         features[f"{name}_asked"] = float(group == name)
         features[f"{name}_found"] = float(group == name and found_any)
@@ -568,8 +565,9 @@ def question_features(
         "nation": "" if query.nation is None else f"{query.nation}: {nation_found}",
         "season": ", ".join(query.missing_seasons),
         "closer in": elsewhere_season,  # "" unless another bulletin comes closer
-        "unnamed": unnamed_said.get("unnamed", ""),
     }
+    # "which pharmacies?" and the best sentence says "eight pharmacies": some, not which
+    unnamed_feature(query, best.sentence, vectors, tuning.shared_from, features, evidence)
     return features, evidence
 
 

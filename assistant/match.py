@@ -86,11 +86,20 @@ class WordVectors:
         matches = {w: WordMatch(w, w, 1.0) for w in words if term_in(w, held, "", ordered)}
         rest = [w for w in dict.fromkeys(words) if w not in matches]
         if rest and ordered:
-            similarity = self.of(rest) @ self._vectors.T
-            for word, row in zip(rest, similarity, strict=True):
-                best = int(row.argmax())
-                matches[word] = WordMatch(word, ordered[best], max(0.0, float(row[best])))
+            matches.update(self.nearest(rest, list(ordered), self._vectors))
         return [matches.get(w, WordMatch(w, "", 0.0)) for w in words]
+
+    def nearest(
+        self, words: list[str], candidates: list[str], matrix: np.ndarray
+    ) -> dict[str, WordMatch]:
+        """Each word's nearest candidate in meaning (matrix: the candidates' vectors), with
+        its cosine clipped at 0."""
+        similarity = self.of(words) @ matrix.T
+        found = {}
+        for word, row in zip(words, similarity, strict=True):
+            best = int(row.argmax())
+            found[word] = WordMatch(word, candidates[best], max(0.0, float(row[best])))
+        return found
 
     def of(self, words: list[str]) -> np.ndarray:
         """Return one vector per word, embedding (and remembering) words not seen before."""
@@ -128,10 +137,7 @@ def match_words(words: list[str], text: str, vectors: WordVectors) -> list[WordM
     if rest:
         candidates, matrix = vectors.known(list(view.vocabulary))
         if candidates:
-            similarity = vectors.of(rest) @ matrix.T
-            for word, row in zip(rest, similarity, strict=True):
-                best = int(row.argmax())
-                matches[word] = WordMatch(word, candidates[best], max(0.0, float(row[best])))
+            matches.update(vectors.nearest(rest, candidates, matrix))
     return [matches.get(w, WordMatch(w, "", 0.0)) for w in words]
 
 
