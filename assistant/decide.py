@@ -15,8 +15,11 @@ states were chosen on the dev split; the sealed test split reports how they hold
 single feature refuses on its own: a missing date, an unnamed nation or an unmatched
 focus word only moves the chances, by weights learned from data. The model file
 (assistant/model/decision.json) records the data and settings it was fitted with and the
-held-out figures at the thresholds. The reader's scores also order the passages the answer
-shows: the one holding the best-read sentence first (order_passages).
+held-out figures at the thresholds. A third model, fitted on train too, orders one
+question's sentences against each other (order_readings): it chooses the item the answer
+opens with and the order of the passages it shows (order_passages). The reader says how
+likely a sentence is to answer at all, which the decision needs; the order model says which
+of the question's sentences answers best, which is all the order needs.
 """
 
 from __future__ import annotations
@@ -33,7 +36,13 @@ from assistant.kinds import Span
 from assistant.lexicon import DATA_DIR, nations
 from assistant.match import WordMatch, coverage, match_words, word_vectors
 from assistant.query import Query
-from assistant.reader import Reading, feature_matrix, term_weights, unnamed_feature
+from assistant.reader import (
+    Reading,
+    feature_matrix,
+    order_matrix,
+    term_weights,
+    unnamed_feature,
+)
 from assistant.retrieve import build_tables, closer_elsewhere
 from assistant.spans import asks_about_the_past, span_features, span_matrix
 from index.search import SearchIndex
@@ -93,7 +102,7 @@ TOPIC_FEATURES = (
 )
 
 
-MODEL_KEYS = ("reader", "spans", "prior", "answers", "on_topic")  # the fitted models in the file
+MODEL_KEYS = ("reader", "spans", "order", "prior", "answers", "on_topic")  # the fitted models
 
 
 class ModelMissingError(RuntimeError):
@@ -262,7 +271,7 @@ class DecisionModel:
     answered_at: float  # answered when the chance the quote answers is at least this
     on_topic_at: float  # else hedged when the chance the topic is covered is at least this
     keep_ratio: float  # quote further items scoring at least this share of the best one
-    order_weight: float  # passages are shown by reader score + this x retrieval share
+    order: Logistic  # ranks one question's sentences against each other (order_readings)
     meta: dict = field(default_factory=dict)
 
 
@@ -278,7 +287,7 @@ def _load(path: str, mtime: float) -> DecisionModel:
         answered_at=float(data["thresholds"]["answered"]),
         on_topic_at=float(data["thresholds"]["on_topic"]),
         keep_ratio=float(data["keep_ratio"]),
-        order_weight=float(data["order_weight"]),
+        order=Logistic.from_json(data["order"]),
         meta={k: v for k, v in data.items() if k not in MODEL_KEYS},
     )
 
@@ -351,27 +360,47 @@ def score_readings(
     return sorted(readings, key=lambda r: -r.score)
 
 
+def order_readings(readings: list[Reading], order: Logistic) -> list[Reading]:
+    """The readings ranked against each other by the order model; best first.
+
+    The reader is fitted on every sentence of every train question at once, so it learns
+    how likely a sentence is to answer whatever the question: a sentence close in meaning
+    to the question scores high even when it lacks the name asked for. The order model is
+    fitted on pairs within one question (the gold sentence against each other one read),
+    so it learns only what tells the answering sentence from its neighbours.
+    """
+    if readings:
+        for reading, score in zip(readings, order.predict(order_matrix(readings)), strict=True):
+            reading.order = float(score)
+    return sorted(readings, key=lambda r: -r.order)  # stable: ties keep the reader's order
+
+
 def choose_items(
     readings: list[Reading],
     keep_ratio: float,
     tuning: AnswerSettings,
     passages: list[Hit] | None = None,
 ) -> list[Reading]:
-    """Pick the source items to quote: the best, and up to two more scoring close to it.
+    """Pick the source items to quote: the first ranked, and up to two more, in the order
+    ranked, whose reader chance comes within keep_ratio of the best chance.
 
-    readings come best first. Each item is represented by its best sentence; a lead-in
-    line ("... including:") brings the list items that follow it in the same passage.
-    Passages come in the order given (retrieval order when none is). Within a passage, the
-    item the reader scored best leads, with the list it introduces; the others follow in
-    source order.
+    readings come best first (order_readings): the order model says which sentence
+    answers best, the reader's chance whether another is worth quoting beside it. Each
+    item is represented by its best sentence; a lead-in line ("... including:") brings
+    the list items that follow it in the same passage. Passages come in the order given
+    (retrieval order when none is). Within a passage, the item ranked first leads, with
+    the list it introduces; the others follow in source order.
     """
     if not readings:
         return []
     best = readings[0]
+    top = max(r.score for r in readings)
     chosen: list[Reading] = []
     for reading in readings:
-        if len(chosen) >= tuning.max_items or reading.score < best.score * keep_ratio:
+        if len(chosen) >= tuning.max_items:
             break
+        if reading is not best and reading.score < top * keep_ratio:
+            continue
         if reading.key not in {c.key for c in chosen}:
             chosen.append(reading)
     if _is_lead_in(best):
@@ -383,12 +412,13 @@ def choose_items(
                 chosen.append(item)
     position = {hit.chunk.id: n for n, hit in enumerate(passages or [], start=1)}
     chosen.sort(key=lambda r: (position.get(r.hit.chunk.id, r.hit.rank), r.line))
-    return _answer_first(chosen)
+    return _answer_first(chosen, {r.key: n for n, r in reversed(list(enumerate(readings)))})
 
 
-def _answer_first(chosen: list[Reading]) -> list[Reading]:
-    """Put the best-scored item of each passage first (with the list items its lead-in
-    brings), the others after it in source order.
+def _answer_first(chosen: list[Reading], ranks: dict) -> list[Reading]:
+    """Put the best-ranked item of each passage first (with the list items its lead-in
+    brings), the others after it in source order; ranks gives each item's place among
+    the readings.
 
     In source order alone, a passage touching many subjects opened the answer with
     whichever item came first in the bulletin: for "Which team at DHSC is looking into
@@ -404,32 +434,27 @@ def _answer_first(chosen: list[Reading]) -> list[Reading]:
     ordered: list[Reading] = []
     for chunk_id in dict.fromkeys(r.hit.chunk.id for r in chosen):
         own = [b for b in blocks if b[0].hit.chunk.id == chunk_id]
-        lead = max(own, key=lambda b: max(r.score for r in b))  # the first of equals
+        lead = min(own, key=lambda b: min(ranks[r.key] for r in b))
         ordered += lead + [r for b in own if b is not lead for r in b]
     return ordered
 
 
-def order_passages(hits: list[Hit], ranked: list[Reading], retrieval_weight: float) -> list[Hit]:
-    """The passages in the order the answer shows them, ranked anew by what the reader found.
+def order_passages(hits: list[Hit], ranked: list[Reading]) -> list[Hit]:
+    """The passages in the order the answer shows them, ranked anew by what was read.
 
-    Retrieval ranks a passage by how close it is to the question as a whole; the reader
-    knows which sentence answers. Bulletins repeat a topic season after season, and a
+    Retrieval ranks a passage by how close it is to the question as a whole; reading
+    tells which sentence answers. Bulletins repeat a topic season after season, and a
     long passage touching many subjects draws many questions, so the passage holding
-    the best-read sentence is often second or third. Each passage scores its best
-    sentence's reader chance plus retrieval_weight x its retrieval score's share of the
-    best (the weight is fitted on train by `make calibrate`); a passage the reader did not
-    read scores by retrieval alone.
+    the answering sentence is often second or third. ranked comes best first
+    (order_readings); each passage goes where its best sentence is, scored by that
+    sentence's order score, and the passages nothing was read of follow in retrieval order.
     """
-    if not hits:
-        return []
-    top = hits[0].score or 1.0
-    best: dict[str, float] = {}
-    for reading in ranked:
-        chunk_id = reading.hit.chunk.id
-        best[chunk_id] = max(best.get(chunk_id, 0.0), reading.score)
-    scored = [(best.get(h.chunk.id, 0.0) + retrieval_weight * h.score / top, h) for h in hits]
-    scored.sort(key=lambda pair: -pair[0])  # stable: ties keep retrieval order
-    return [Hit(h.chunk, score, rank) for rank, (score, h) in enumerate(scored, start=1)]
+    place: dict[str, int] = {}
+    for n, reading in enumerate(ranked):
+        place.setdefault(reading.hit.chunk.id, n)
+    score = {r.hit.chunk.id: r.order for r in reversed(ranked)}
+    ordered = sorted(hits, key=lambda h: place.get(h.chunk.id, len(ranked)))  # stable
+    return [Hit(h.chunk, score.get(h.chunk.id, 0.0), n) for n, h in enumerate(ordered, start=1)]
 
 
 def _is_lead_in(reading: Reading) -> bool:
@@ -455,17 +480,19 @@ def decide(
     hits are the passages retrieved for the query (by default, those the readings come
     from); the decision returns them in the reader's order (order_passages).
     """
-    ranked = score_readings(readings, model.reader, query, tuning, model.spans)
+    scored = score_readings(readings, model.reader, query, tuning, model.spans)
+    ranked = order_readings(scored, model.order)
     if hits is None:
         hits = sorted({r.hit.chunk.id: r.hit for r in readings}.values(), key=lambda h: h.rank)
-    passages = order_passages(hits, ranked, model.order_weight)
+    passages = order_passages(hits, ranked)
     chosen = choose_items(ranked, model.keep_ratio, tuning, passages)
     if not chosen:
         return Decision(
             NOT_COVERED, [], evidence={"retrieval": "nothing relevant retrieved"}, passages=passages
         )
     prior = read_prior(model.prior, query, tuning)
-    features, evidence = question_features(query, ranked, chosen, index, tuning, prior)
+    # The decision reads the reader's best sentence: how likely it is to answer at all.
+    features, evidence = question_features(query, scored, chosen, index, tuning, prior)
     evidence["question alone"] = _nearest_evidence(model.prior, prior)
     evidence["beyond the passage"] = f"{query.unmatched_text!r}, {prior.unmatched:.2f} answerable"
     p_answers = model.answers.predict_one(features)
@@ -497,7 +524,8 @@ def question_features(
     prior: PriorReading,
 ) -> tuple[dict[str, float], dict[str, str]]:
     """The decision's features: what the quoted items hold of what the question asks, and
-    the question prior (question_prior, topic_prior) beside them."""
+    the question prior (question_prior, topic_prior) beside them. ranked comes best first
+    by the reader's chance (score_readings)."""
     _, idf = build_tables(index)
     vectors = word_vectors(index)
     best = ranked[0]

@@ -76,6 +76,7 @@ class Reading:
     kind_spans: list[Span] = field(default_factory=list)  # answer-kind spans in the sentence
     shared: frozenset[str] = frozenset()  # its item's words that the question's words match
     score: float = 0.0  # the reader model's chance that this sentence answers the question
+    order: float = 0.0  # the order model's score: which of the question's sentences answers best
     answer_spans: list = field(default_factory=list)  # spans.ScoredSpan, once scored
     # For a question that names what it counts: how closely the words after each count span
     # name the same thing (1.0 for "five pharmacies" to "how many pharmacies").
@@ -349,6 +350,28 @@ def matches_evidence(matches: list[WordMatch]) -> str:
         else:
             shown.append(f"{m.word} ?")
     return ", ".join(shown)
+
+
+# The order model (assistant/decide.py order_readings) ranks one question's sentences
+# against each other. It reads the sentence features and, beside them, the sentence's
+# meaning times each feature of what it holds: a sentence close in meaning counts for
+# more when it also holds the kind of answer asked ("Who speaks for the group on Welsh
+# e-prescribing?": "Matt Armstrong is feeding into this project" over "The Welsh
+# Government pledged full electronic prescribing"), which one weight per feature cannot say.
+MEANING_TIMES = tuple(  # what the item holds: not the passage's scores, headings or focus
+    name
+    for name in SENTENCE_FEATURES
+    if name not in ("meaning", "passage", "rank", "focus", "heading")
+)
+ORDER_FEATURES = (*SENTENCE_FEATURES, *(f"meaning_x_{name}" for name in MEANING_TIMES))
+
+
+def order_matrix(readings: list[Reading]) -> np.ndarray:
+    """The readings' order features as rows, in ORDER_FEATURES order."""
+    rows = feature_matrix(readings)
+    meaning = rows[:, [SENTENCE_FEATURES.index("meaning")]]
+    times = rows[:, [SENTENCE_FEATURES.index(name) for name in MEANING_TIMES]]
+    return np.hstack([rows, meaning * times])
 
 
 def feature_matrix(readings: list[Reading]) -> np.ndarray:

@@ -15,10 +15,13 @@ cross-validation but not on the sealed test split (README, Quality).
    season the gold counts for); a logistic regression on those rows is the reader model.
 2. Every span of the asked kind in the best sentences is a positive example when it
    overlaps an answer fact; a logistic regression on their features is the span model.
-3. The reader's scores choose the items each answer would quote. The share of the best
-   score an extra item needs (keep_ratio) is chosen for key facts found. They also order
-   the passages shown (assistant.decide.order_passages): the weight of the retrieval
-   score beside the best sentence's is fitted on train, for hit@1.
+3. The order model ranks one question's sentences against each other: a logistic
+   regression on pairs, each answerable train part's gold sentence against every other
+   sentence read for it (the difference of their features, assistant.reader
+   ORDER_FEATURES). It chooses the item each answer opens with and the order of the
+   passages shown (assistant.decide.order_passages); its regularisation is chosen for
+   hit@1 on held-out answers. The reader's chances choose the further items quoted: the
+   share of the best chance an extra item needs (keep_ratio) is chosen for key facts found.
 4. The question prior is the train questions with their vectors, the vectors of what
    they ask beyond their closest passage (Query.unmatched_vector) and their labels
    (asked.npz, beside the model file); each train part reads it with its own item left
@@ -55,7 +58,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 SEED = 0
 KEEP_RATIOS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0)
-ORDER_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 2.0)  # retrieval's weight in passage order
+ORDER_CS = (0.01, 0.1, 1.0)  # the order model's inverse regularisation strengths tried
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)  # inverse regularisation strengths tried by 5-fold CV
 PRIOR_FILE = "asked.npz"  # the question prior's train questions, beside the model file
 
@@ -135,52 +138,55 @@ def span_label(scored, reading, item) -> bool:
 
 
 def part_rows(
-    traced: list[Traced], reader, keep_ratio: float, tuning, index, spans=None, prior_of=None
+    traced: list[Traced], reading, keep_ratio: float, tuning, index, prior_of=None
 ) -> list[tuple[Traced, list]]:
     """Each item's parts as (decision feature row, chosen readings), or None if nothing read.
 
-    prior_of(traced, part number, query) gives each part's question prior (NO_PRIOR when
-    the prior is not fitted yet).
+    reading is (reader, span model, order model); prior_of(traced, part number, query)
+    gives each part's question prior (NO_PRIOR when the prior is not fitted yet).
     """
-    from assistant.decide import (
-        DECISION_FEATURES,
-        NO_PRIOR,
-        choose_items,
-        question_features,
-        score_readings,
-    )
+    from assistant.decide import DECISION_FEATURES, NO_PRIOR, choose_items, question_features
 
     out = []
     for t in traced:
         rows = []
         for number, (query, _hits, readings) in enumerate(t.parts):
-            ranked = score_readings(list(readings), reader, query, tuning, spans)
+            scored, ranked = ranked_readings(query, readings, reading, tuning)
             chosen = choose_items(ranked, keep_ratio, tuning)
             if not chosen:
                 rows.append(None)  # nothing retrieved: not covered whatever the model says
                 continue
             prior = prior_of(t, number, query) if prior_of else NO_PRIOR
-            features, _ = question_features(query, ranked, chosen, index, tuning, prior)
+            features, _ = question_features(query, scored, chosen, index, tuning, prior)
             rows.append(([features[n] for n in DECISION_FEATURES], chosen))
         out.append((t, rows))
     return out
 
 
-def reader_rankings(traced: list[Traced], reader, spans, tuning) -> list[tuple[Traced, list]]:
-    """The answerable single-ask items with their readings scored: what the order acts on."""
+def ranked_readings(query, readings: list, reading, tuning) -> tuple[list, list]:
+    """A part's readings scored by the reader and span model (best first by the reader's
+    chance), and ranked by the order model, as assistant.decide.decide has them; reading
+    is (reader, spans, order)."""
+    from assistant.decide import order_readings, score_readings
+
+    reader, spans, order = reading
+    scored = score_readings(list(readings), reader, query, tuning, spans)
+    return scored, order_readings(scored, order)
+
+
+def reader_rankings(traced: list[Traced], reading, tuning) -> list[tuple[Traced, list]]:
+    """The answerable single-ask items with their readings ranked: what the order acts on."""
     from assistant import single_ask
-    from assistant.decide import score_readings
 
     ranked_per_item = []
     for t in traced:
         if t.item.answerable and t.item.golds and single_ask(t.whole_hits, t.parts):
             query, _hits, readings = t.parts[0]
-            ranked = score_readings(list(readings), reader, query, tuning, spans)
-            ranked_per_item.append((t, ranked))
+            ranked_per_item.append((t, ranked_readings(query, readings, reading, tuning)[1]))
     return ranked_per_item
 
 
-def first_passage_hits(ranked_per_item: list[tuple[Traced, list]], weight: float) -> dict:
+def first_passage_hits(ranked_per_item: list[tuple[Traced, list]]) -> dict:
     """Item id -> whether the first passage shown in reader order holds its gold quote."""
     from assistant.decide import order_passages
     from eval.baselines import chunk_passage
@@ -189,7 +195,7 @@ def first_passage_hits(ranked_per_item: list[tuple[Traced, list]], weight: float
     return {
         t.item.id: any(
             gold_flags(
-                [chunk_passage(h.chunk) for h in order_passages(t.whole_hits, ranked, weight)[:1]],
+                [chunk_passage(h.chunk) for h in order_passages(t.whole_hits, ranked)[:1]],
                 t.item,
             )
         )
@@ -350,22 +356,27 @@ def fitted_with(settings) -> dict:
 
 @dataclass
 class Models:
-    """The models fitted on one set of items: reader, span model, the two decision models
-    (as JSON, as the model file holds them) and the question prior."""
+    """The models fitted on one set of items: reader, span model, order model, the two
+    decision models (as JSON, as the model file holds them) and the question prior."""
 
     reader: dict
     spans: dict
+    order: dict
     answers: dict
     on_topic: dict
     prior: object  # assistant.decide.QuestionPrior
 
-    def decision_models(self):
-        """The fitted models as the decision reads them: reader, spans, answers, on topic."""
+    def reading(self):
+        """The reading models as the decision reads them: reader, spans, order."""
         from assistant.decide import Logistic
 
-        return tuple(
-            Logistic.from_json(m) for m in (self.reader, self.spans, self.answers, self.on_topic)
-        )
+        return tuple(Logistic.from_json(m) for m in (self.reader, self.spans, self.order))
+
+    def deciding(self):
+        """The two decision models as the decision reads them: answers, on topic."""
+        from assistant.decide import Logistic
+
+        return Logistic.from_json(self.answers), Logistic.from_json(self.on_topic)
 
 
 @dataclass
@@ -376,9 +387,8 @@ class Fitted:
     models: Models
     keep_ratio: float
     keep_ratio_recall: dict  # keep_ratio -> held-out key-fact recall
-    order_weight: float
-    order_train: dict  # retrieval weight -> train hit@1, which chooses it
-    order_held_out: dict  # retrieval weight -> held-out hit@1, for the record
+    order_train: dict  # the order model's C -> train hit@1, for the record
+    order_held_out: dict  # the order model's C -> held-out hit@1, which chooses it
     answered_at: float
     on_topic_at: float
     held_out_rates: dict  # the states' rates at the thresholds
@@ -444,37 +454,50 @@ def fit(train: list[Traced], dev: list[Traced], index, settings, folds: int = 0)
     splits = held_out_splits(train, dev, folds)
     # The reading models of each split, fitted on its fitting items (the first: all of train).
     readings = [fit_reading(fitting, tuning) for fitting, _held in splits]
-    readers = [(Logistic.from_json(r), Logistic.from_json(s)) for r, s in readings]
+
+    # The order model at each C, per split; the C with the best held-out hit@1, the
+    # smaller on ties (the train figures are kept for the record).
+    orders = {c: [fit_order(fitting, c) for fitting, _held in splits] for c in ORDER_CS}
+
+    def reading_models(c: float) -> list[tuple]:
+        return [
+            (Logistic.from_json(r), Logistic.from_json(s), Logistic.from_json(o))
+            for (r, s), o in zip(readings, orders[c], strict=True)
+        ]
+
+    order_train, order_held_out = {}, {}
+    for c in ORDER_CS:
+        models_c = reading_models(c)
+        order_train[c] = hit_rate(reader_rankings(train, models_c[0], tuning))
+        order_held_out[c] = hit_rate(
+            [
+                ranking
+                for (_fitting, held), reading in zip(splits, models_c, strict=True)
+                for ranking in reader_rankings(held, reading, tuning)
+            ]
+        )
+    order_c = max(ORDER_CS, key=lambda c: (round(order_held_out[c], 4), -c))
+    readers = reading_models(order_c)
 
     # keep_ratio: the most key facts in what would be quoted, fewest items on ties.
     recall = {}
     for ratio in KEEP_RATIOS:
         found = [
             facts_found([r[1] for r in parts if r], t.item)
-            for (_fitting, held), (reader, spans) in zip(splits, readers, strict=True)
-            for t, parts in part_rows(held, reader, ratio, tuning, index, spans)
+            for (_fitting, held), reading in zip(splits, readers, strict=True)
+            for t, parts in part_rows(held, reading, ratio, tuning, index)
             if t.item.answerable
         ]
         recall[ratio] = float(np.mean(found)) if found else 0.0
     keep_ratio = max(KEEP_RATIOS, key=lambda r: (round(recall[r], 3), r))
 
-    # The passage order: the retrieval weight with the best train hit@1, the lower on ties
-    # so the reader leads; the held-out figures are kept for the record.
-    order_train = order_hit_rates(reader_rankings(train, *readers[0], tuning))
-    order_weight = max(ORDER_WEIGHTS, key=lambda w: (round(order_train[w], 4), -w))
-    order_held_out = order_hit_rates(
-        [
-            ranking
-            for (_fitting, held), (reader, spans) in zip(splits, readers, strict=True)
-            for ranking in reader_rankings(held, reader, spans, tuning)
-        ]
-    )
-
     # The decision models of each split at that keep_ratio; the thresholds on what they
     # say of their held-out items.
     models, scored = [], []
-    for (fitting, held), (reader, spans) in zip(splits, readings, strict=True):
-        fitted_models = fit_deciding(fitting, reader, spans, keep_ratio, index, tuning)
+    for (fitting, held), (reader, spans), order in zip(
+        splits, readings, orders[order_c], strict=True
+    ):
+        fitted_models = fit_deciding(fitting, reader, spans, order, keep_ratio, index, tuning)
         models.append(fitted_models)
         scored += score_parts(held, fitted_models, keep_ratio, index, tuning)
     answered_at, on_topic_at, held_out_rates = choose_thresholds(
@@ -482,19 +505,16 @@ def fit(train: list[Traced], dev: list[Traced], index, settings, folds: int = 0)
     )
     held_out = {"dev": len(dev), "train_out_of_fold": len(train) if folds else 0, "folds": folds}
     return Fitted(
-        models[0], keep_ratio, recall, order_weight, order_train, order_held_out,
+        models[0], keep_ratio, recall, order_train, order_held_out,
         answered_at, on_topic_at, held_out_rates, held_out,
     )  # fmt: skip
 
 
-def order_hit_rates(ranked_per_item: list[tuple[Traced, list]]) -> dict[float, float]:
-    """hit@1 of the passages in reader order, for each retrieval weight, over the answerable
-    single-ask items (a compound question's passages stay in retrieval order)."""
-    rates = {}
-    for weight in ORDER_WEIGHTS:
-        first = list(first_passage_hits(ranked_per_item, weight).values())
-        rates[weight] = float(np.mean(first)) if first else 0.0
-    return rates
+def hit_rate(ranked_per_item: list[tuple[Traced, list]]) -> float:
+    """hit@1 of the passages in reader order over the answerable single-ask items (a
+    compound question's passages stay in retrieval order)."""
+    first = list(first_passage_hits(ranked_per_item).values())
+    return float(np.mean(first)) if first else 0.0
 
 
 def fit_reading(train: list[Traced], tuning) -> tuple[dict, dict]:
@@ -529,8 +549,54 @@ def fit_reading(train: list[Traced], tuning) -> tuple[dict, dict]:
     return reader, spans
 
 
+def fit_order(train: list[Traced], c: float) -> dict:
+    """The order model, fitted on pairs within one question; as JSON (a Logistic whose
+    score only ranks: no intercept).
+
+    Each answerable part's gold sentences are paired with every other sentence read for
+    it; a logistic regression without intercept on the difference of their standardised
+    features (and on the negated difference, labelled 0) learns what tells the answering
+    sentence from the others read beside it, as a pairwise ranker (RankNet's pairs,
+    a linear score) does.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    from assistant.reader import ORDER_FEATURES, order_matrix
+
+    questions = []
+    for t in train:
+        if not t.item.answerable:
+            continue
+        for _query, _hits, readings in t.parts:
+            labels = np.array([sentence_label(r, t.item) for r in readings], dtype=bool)
+            if labels.any() and not labels.all():
+                questions.append((order_matrix(readings), labels))
+    rows = np.vstack([x for x, _ in questions])
+    mean, scale = rows.mean(axis=0), rows.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    pairs = np.vstack(
+        [
+            ((x[labels][:, None, :] - x[~labels][None, :, :]) / scale).reshape(-1, x.shape[1])
+            for x, labels in questions
+        ]
+    )
+    model = LogisticRegression(C=c, fit_intercept=False, max_iter=2000).fit(
+        np.vstack([pairs, -pairs]), np.r_[np.ones(len(pairs)), np.zeros(len(pairs))]
+    )
+    return {
+        "features": list(ORDER_FEATURES),
+        "mean": mean.tolist(),
+        "scale": scale.tolist(),
+        "coef": model.coef_[0].tolist(),
+        "intercept": 0.0,
+        "C": c,
+        "pairs": int(len(pairs)),
+        "questions": len(questions),
+    }
+
+
 def fit_deciding(
-    train: list[Traced], reader: dict, spans: dict, keep_ratio: float, index, tuning
+    train: list[Traced], reader: dict, spans: dict, order: dict, keep_ratio: float, index, tuning
 ) -> Models:
     """The question prior over the train items, then the two decision models on their
     parts (each part with its prior read with its own item left out). A compound item's
@@ -542,8 +608,8 @@ def fit_deciding(
     def prior_of(t: Traced, number: int, query):
         return prior_left_out[(t.item.id, number)]
 
-    reader_model, span_model = Logistic.from_json(reader), Logistic.from_json(spans)
-    rows = part_rows(train, reader_model, keep_ratio, tuning, index, span_model, prior_of)
+    reading = tuple(Logistic.from_json(m) for m in (reader, spans, order))
+    rows = part_rows(train, reading, keep_ratio, tuning, index, prior_of)
     x, answers_y, topic_y = [], [], []
     for t, parts in rows:
         if t.item.type == "partial":
@@ -557,7 +623,7 @@ def fit_deciding(
     answers = fit_logistic(x, np.array(answers_y), DECISION_FEATURES)
     topic_columns = [DECISION_FEATURES.index(n) for n in TOPIC_FEATURES]
     on_topic = fit_logistic(x[:, topic_columns], np.array(topic_y), TOPIC_FEATURES)
-    return Models(reader, spans, answers, on_topic, prior_model)
+    return Models(reader, spans, order, answers, on_topic, prior_model)
 
 
 def score_parts(
@@ -567,13 +633,13 @@ def score_parts(
     part with nothing read, as the models give them: what the thresholds act on."""
     from assistant.decide import DECISION_FEATURES, read_prior
 
-    reader, spans, answers, on_topic = models.decision_models()
+    answers, on_topic = models.deciding()
 
     def prior_of(_t: Traced, _number: int, query):
         return read_prior(models.prior, query, tuning)
 
     scored = []
-    for t, parts in part_rows(traced, reader, keep_ratio, tuning, index, spans, prior_of):
+    for t, parts in part_rows(traced, models.reading(), keep_ratio, tuning, index, prior_of):
         probs = []
         for part in parts:
             if part is None:
@@ -596,7 +662,7 @@ def write_model(
     data = {
         "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "how": "python -m eval.calibrate (make calibrate): logistic regressions fitted on the "
-        "train split, the passage order on train; keep_ratio and thresholds chosen on "
+        "train split; the order model's C, keep_ratio and thresholds chosen on "
         + (
             "held-out answers (dev's, and train's out of fold)"
             if fitted.held_out["folds"]
@@ -614,8 +680,7 @@ def write_model(
         "keep_ratio_fact_recall": {
             str(k): round(v, 4) for k, v in fitted.keep_ratio_recall.items()
         },
-        "order_weight": fitted.order_weight,
-        "order_weight_hit1": {
+        "order_hit1": {
             "train": {str(k): round(v, 4) for k, v in fitted.order_train.items()},
             "held_out": {str(k): round(v, 4) for k, v in fitted.order_held_out.items()},
         },
@@ -635,6 +700,7 @@ def write_model(
         },
         "reader": fitted.models.reader,
         "spans": fitted.models.spans,
+        "order": fitted.models.order,
         "prior": {
             "file": PRIOR_FILE,
             "questions": int(len(fitted.models.prior.questions)),
@@ -700,7 +766,7 @@ def main(argv: list[str] | None = None) -> int:
         out = args.out or settings.answer.model_path
         data = calibrate(settings, out, args.train_folds)
     print(
-        f"wrote {out}: keep_ratio {data['keep_ratio']}, order_weight {data['order_weight']}, "
+        f"wrote {out}: keep_ratio {data['keep_ratio']}, order C {data['order']['C']}, "
         f"thresholds {data['thresholds']}, "
         f"held out {data['held_out_at_thresholds']}"
     )

@@ -49,6 +49,7 @@ from eval.calibrate import (
     fit,
     fitting_settings,
     item_state,
+    ranked_readings,
     reader_rankings,
     score_parts,
     trace,
@@ -91,13 +92,12 @@ def held_out_answers(
                 "p_answers": min((p[0] if p else 0.0) for p in probs) if probs else 0.0,
                 "fold": k,
             }
-        reader, spans, _, _ = fitted.models.decision_models()
-        quoting = (reader, spans, fitted.keep_ratio, fitted.order_weight)
-        for item_id, quote in quote_figures(held, *quoting, settings):
+        reading = fitted.models.reading()
+        for item_id, quote in quote_figures(held, reading, fitted.keep_ratio, settings):
             if records[item_id]["state"] != "not_covered":
                 records[item_id].update(quote)
-        ranked = reader_rankings(held, reader, spans, settings.answer)
-        for item_id, hit in first_passage_hits(ranked, fitted.order_weight).items():
+        ranked = reader_rankings(held, reading, settings.answer)
+        for item_id, hit in first_passage_hits(ranked).items():
             records[item_id]["hit1"] = bool(hit)
         print(
             f"fold {k + 1}/{folds}: {len(held)} held out, thresholds "
@@ -171,20 +171,19 @@ def deal_as_before(
     return dealt
 
 
-def quote_figures(
-    held: list[Traced], reader, spans, keep_ratio: float, order_weight: float, settings
-):
+def quote_figures(held: list[Traced], reading, keep_ratio: float, settings):
     """For each answerable held-out item, what its answer would quote: the share of its key
     facts found there ("facts"), how much of it comes from an item holding the gold
     ("quote_precision") and whether it opens with one ("opens_on_gold"), as the eval
     scores them (eval.metrics.quoted_on_gold) on the text the parts quote, in order: the
-    items chosen and ordered as assistant.decide.decide does, passages in reader order."""
-    from assistant.decide import choose_items, order_passages, score_readings
+    items chosen and ordered as assistant.decide.decide does, passages in reader order;
+    reading is (reader, spans, order)."""
+    from assistant.decide import choose_items, order_passages
     from eval.metrics import Passage, quote_scores, quoted_on_gold
 
     def chosen(query, hits, readings):
-        ranked = score_readings(list(readings), reader, query, settings.answer, spans)
-        passages = order_passages(hits, ranked, order_weight)
+        _, ranked = ranked_readings(query, readings, reading, settings.answer)
+        passages = order_passages(hits, ranked)
         return choose_items(ranked, keep_ratio, settings.answer, passages)
 
     for t in held:

@@ -2,9 +2,10 @@
 
 The prior reads how answerable, and how on topic, the train questions nearest the asked
 one were; the decision models weigh it beside the passage features. Checked with the real embedding
-model and snapshot index. The passage order puts first the passage whose sentence the
-reader scores best, weighed against its retrieval score. A question naming a season is
-told when another season comes closer, and its hedge says which.
+model and snapshot index. The order model ranks a question's sentences against each
+other, and the passage order puts first the passage holding the sentence it ranks first.
+A question naming a season is told when another season comes closer, and its hedge says
+which.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 from assistant import ask, get_index
 from assistant.decide import (
     DECISION_FEATURES,
+    Logistic,
     ModelMissingError,
     PriorReading,
     QuestionPrior,
@@ -27,13 +29,21 @@ from assistant.decide import (
     decide,
     load_model,
     order_passages,
+    order_readings,
     read_prior,
     state_for,
     unmentioned,
 )
 from assistant.match import WordMatch, word_vectors
 from assistant.query import make_query
-from assistant.reader import Reading, read, unnamed_feature
+from assistant.reader import (
+    MEANING_TIMES,
+    ORDER_FEATURES,
+    SENTENCE_FEATURES,
+    Reading,
+    read,
+    unnamed_feature,
+)
 from assistant.retrieve import closer_elsewhere, retrieve
 from assistant.terms import unmatched_spans
 from records import OVERVIEW, Chunk, Hit
@@ -180,36 +190,78 @@ def _hit(name: str, score: float, rank: int, lines: int = 1) -> Hit:
     return Hit(chunk, score, rank)
 
 
-def _reading(hit: Hit, score: float, line: int = 0) -> Reading:
-    return Reading(f"{hit.chunk.id} line {line}.", hit, line, {}, {}, score=score)
+def _reading(hit: Hit, score: float, line: int = 0, order: float | None = None) -> Reading:
+    """A reading the reader scored `score` and the order model `order` (the same if not given)."""
+    reading = Reading(f"{hit.chunk.id} line {line}.", hit, line, {}, {}, score=score)
+    reading.order = score if order is None else order
+    return reading
 
 
 HITS = [_hit("first", 1.0, 1, lines=2), _hit("second", 0.9, 2), _hit("unread", 0.5, 3)]
 
 
-def test_the_passage_holding_the_best_read_sentence_comes_first() -> None:
-    ranked = [_reading(HITS[1], 0.9), _reading(HITS[0], 0.2)]
-    ordered = order_passages(HITS, ranked, retrieval_weight=0.5)
+def _order_model(weights: dict[str, float]) -> Logistic:
+    """An order model weighing the named order features (the others 0), unstandardised."""
+    size = len(ORDER_FEATURES)
+    return Logistic(
+        features=ORDER_FEATURES,
+        mean=np.zeros(size),
+        scale=np.ones(size),
+        coef=np.array([weights.get(name, 0.0) for name in ORDER_FEATURES]),
+        intercept=0.0,
+    )
+
+
+def _featured(hit: Hit, score: float, **features: float) -> Reading:
+    values = dict.fromkeys(SENTENCE_FEATURES, 0.0) | features
+    return Reading(f"{hit.chunk.id} sentence.", hit, 0, values, {}, score=score)
+
+
+def test_the_order_features_add_meaning_times_what_the_sentence_holds() -> None:
+    assert ORDER_FEATURES[: len(SENTENCE_FEATURES)] == SENTENCE_FEATURES
+    assert ORDER_FEATURES[len(SENTENCE_FEATURES) :] == tuple(
+        f"meaning_x_{n}" for n in MEANING_TIMES
+    )
+    assert set(MEANING_TIMES) <= set(SENTENCE_FEATURES)
+
+
+def test_the_order_model_ranks_a_questions_sentences_whatever_the_reader_said() -> None:
+    # "Who speaks for the group on Welsh e-prescribing?": the closer sentence names no one
+    close = _featured(HITS[0], 0.95, meaning=0.7, name_missing=1.0)
+    naming = _featured(HITS[1], 0.90, meaning=0.3, name_found=1.0)
+    model = _order_model({"meaning": 1.0, "meaning_x_name_missing": -3.0, "name_found": 0.5})
+    ranked = order_readings([close, naming], model)
+    assert ranked == [naming, close]
+    # the score is the model's: 0.3 + 0.5 against 0.7 - 3 x 0.7
+    assert naming.order == pytest.approx(1 / (1 + np.exp(-0.8)))
+    assert close.order == pytest.approx(1 / (1 + np.exp(1.4)))
+    # ties keep the order they came in (the reader's), and nothing read is nothing ranked
+    tied = [_featured(HITS[0], 0.9), _featured(HITS[1], 0.8)]
+    assert order_readings(list(tied), _order_model({})) == tied
+    assert order_readings([], model) == []
+
+
+def test_the_passage_holding_the_first_ranked_sentence_comes_first() -> None:
+    ranked = [_reading(HITS[1], 0.9, order=0.8), _reading(HITS[0], 0.2, order=0.3)]
+    ordered = order_passages(HITS, ranked)
     assert [h.chunk.id for h in ordered] == ["second", "first", "unread"]
     assert [h.rank for h in ordered] == [1, 2, 3]
-    # the score shown is the one ranked by: best sentence + weight x retrieval share
-    assert [h.score for h in ordered] == pytest.approx([0.9 + 0.45, 0.2 + 0.5, 0.25])
+    # the score shown is the one ranked by: the best sentence's order score; unread 0
+    assert [h.score for h in ordered] == pytest.approx([0.8, 0.3, 0.0])
 
 
-def test_a_passage_scores_by_its_best_sentence() -> None:
-    ranked = [_reading(HITS[0], 0.1), _reading(HITS[0], 0.8, line=1), _reading(HITS[1], 0.7)]
-    ordered = order_passages(HITS, ranked, retrieval_weight=0.0)
+def test_a_passage_goes_where_its_best_sentence_is() -> None:
+    ranked = [_reading(HITS[0], 0.8, line=1), _reading(HITS[1], 0.7), _reading(HITS[0], 0.1)]
+    ordered = order_passages(HITS, ranked)
     assert [h.chunk.id for h in ordered] == ["first", "second", "unread"]
+    assert ordered[0].score == pytest.approx(0.8)
 
 
-def test_retrieval_leads_when_it_weighs_more_and_ties_keep_its_order() -> None:
-    ranked = [_reading(HITS[1], 0.9), _reading(HITS[0], 0.2)]
-    assert [h.chunk.id for h in order_passages(HITS, ranked, 100.0)] == [
-        "first", "second", "unread"
-    ]  # fmt: skip
-    tied = [_reading(HITS[0], 0.5), _reading(HITS[1], 0.5)]
-    assert [h.chunk.id for h in order_passages(HITS, tied, 0.0)] == ["first", "second", "unread"]
-    assert order_passages([], [], 0.5) == []
+def test_passages_nothing_was_read_of_keep_retrieval_order_after_the_rest() -> None:
+    ranked = [_reading(HITS[1], 0.9)]
+    assert [h.chunk.id for h in order_passages(HITS, ranked)] == ["second", "first", "unread"]
+    assert [h.chunk.id for h in order_passages(HITS, [])] == ["first", "second", "unread"]
+    assert order_passages([], []) == []
 
 
 def test_the_quoted_items_follow_the_passage_order_the_best_item_of_each_first(
@@ -219,8 +271,30 @@ def test_the_quoted_items_follow_the_passage_order_the_best_item_of_each_first(
     tuning = snapshot_settings.answer
     by_retrieval = choose_items(ranked, 0.5, tuning)
     assert [r.key for r in by_retrieval] == [("first", 1), ("first", 0), ("second", 0)]
-    by_reader = choose_items(ranked, 0.5, tuning, order_passages(HITS, ranked, 0.5))
+    by_reader = choose_items(ranked, 0.5, tuning, order_passages(HITS, ranked))
     assert [r.key for r in by_reader] == [("second", 0), ("first", 1), ("first", 0)]
+
+
+def test_the_first_ranked_item_is_quoted_first_the_others_by_the_readers_chance(
+    snapshot_settings,
+) -> None:
+    # The order model ranked a sentence the reader gave 0.3 first: it leads the quote, and
+    # the further items are those within keep_ratio of the reader's best chance (0.9).
+    ranked = [_reading(HITS[1], 0.3, order=0.9), _reading(HITS[0], 0.9, order=0.6),
+              _reading(HITS[0], 0.2, line=1, order=0.5)]  # fmt: skip
+    chosen = choose_items(ranked, 0.5, snapshot_settings.answer, order_passages(HITS, ranked))
+    assert [r.key for r in chosen] == [("second", 0), ("first", 0)]
+
+
+def test_the_order_model_puts_the_named_answer_first(snapshot_settings) -> None:
+    # The Winter bulletin's "The Welsh Government pledged full electronic prescribing"
+    # is closer in meaning; the Summer one names who speaks for the group.
+    answer = ask(
+        "Who speaks for the IT group in the Welsh government's e-prescribing work?",
+        settings=snapshot_settings,
+    )
+    assert "Matt Armstrong" in answer.retrieved[0].chunk.text
+    assert answer.citations[0].text == answer.retrieved[0].chunk.text
 
 
 def test_the_best_item_leads_with_its_list_and_the_rest_keep_source_order(

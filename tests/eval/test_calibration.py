@@ -34,13 +34,15 @@ def test_the_model_was_fitted_on_the_current_train_and_dev_splits() -> None:
     assert "test" not in data  # the sealed split is never fitted on
 
 
-def test_the_passage_order_weight_is_the_best_one_on_train() -> None:
+def test_the_order_models_regularisation_is_the_best_one_on_held_out_answers() -> None:
     data = _shipped()
-    on_train = {float(w): rate for w, rate in data["order_weight_hit1"]["train"].items()}
-    best = max(on_train.values())
-    # the lowest weight reaching the best train hit@1: the reader leads on ties
-    assert data["order_weight"] == min(w for w, rate in on_train.items() if rate == best)
-    assert set(data["order_weight_hit1"]["held_out"]) == set(data["order_weight_hit1"]["train"])
+    held_out = {float(c): rate for c, rate in data["order_hit1"]["held_out"].items()}
+    best = max(held_out.values())
+    # the smallest C (the most regularised) reaching the best held-out hit@1
+    assert data["order"]["C"] == min(c for c, rate in held_out.items() if rate == best)
+    assert set(data["order_hit1"]["train"]) == set(data["order_hit1"]["held_out"])
+    assert data["order"]["intercept"] == 0.0  # it only ranks
+    assert data["order"]["pairs"] > data["order"]["questions"] > 0
 
 
 def test_the_choices_were_made_on_held_out_answers_within_the_limits() -> None:
