@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -412,7 +413,7 @@ def choose_items(
                 chosen.append(item)
     position = {hit.chunk.id: n for n, hit in enumerate(passages or [], start=1)}
     chosen.sort(key=lambda r: (position.get(r.hit.chunk.id, r.hit.rank), r.line))
-    return _answer_first(chosen, {r.key: n for n, r in reversed(list(enumerate(readings)))})
+    return _answer_first(chosen, _first_places(r.key for r in readings))
 
 
 def _answer_first(chosen: list[Reading], ranks: dict) -> list[Reading]:
@@ -449,12 +450,21 @@ def order_passages(hits: list[Hit], ranked: list[Reading]) -> list[Hit]:
     (order_readings); each passage goes where its best sentence is, scored by that
     sentence's order score, and the passages nothing was read of follow in retrieval order.
     """
-    place: dict[str, int] = {}
-    for n, reading in enumerate(ranked):
-        place.setdefault(reading.hit.chunk.id, n)
-    score = {r.hit.chunk.id: r.order for r in reversed(ranked)}
+    place = _first_places(r.hit.chunk.id for r in ranked)
     ordered = sorted(hits, key=lambda h: place.get(h.chunk.id, len(ranked)))  # stable
-    return [Hit(h.chunk, score.get(h.chunk.id, 0.0), n) for n, h in enumerate(ordered, start=1)]
+
+    def score(hit: Hit) -> float:
+        return ranked[place[hit.chunk.id]].order if hit.chunk.id in place else 0.0
+
+    return [Hit(h.chunk, score(h), n) for n, h in enumerate(ordered, start=1)]
+
+
+def _first_places(keys: Iterable) -> dict:
+    """Each key's first place in a ranked sequence (0 = first)."""
+    places: dict = {}
+    for n, key in enumerate(keys):
+        places.setdefault(key, n)
+    return places
 
 
 def _is_lead_in(reading: Reading) -> bool:
