@@ -16,10 +16,26 @@ from sentences import WORD
 STOPWORDS = stopwords()
 
 
+# A clitic on a word: "who's", "we've", "NHS's", "didn't". The passages' words are split
+# at the apostrophe, so a question word kept whole never matches one of them, and as a word
+# the index never saw it weighs as much as the rarest name.
+_CLITIC = re.compile(r"^(.+?)(?:['’](?:s|re|ve|ll|d|m)|n['’]t)$")
+
+
 def question_terms(text: str) -> list[str]:
-    """Return the question's content words, lower-cased, without stop words."""
+    """Return the question's content words, lower-cased, without stop words or clitics
+    ("who's" is a stop word, "the NHS's" is "nhs")."""
     words = re.findall(r"[a-z0-9£][a-z0-9&+/'’.-]*[a-z0-9]|[a-z0-9]", text.lower())
-    return [w for w in (w.strip(".'’") for w in words) if w and w not in STOPWORDS]
+    terms = []
+    for word in (w.strip(".'’") for w in words):
+        if word in STOPWORDS:
+            continue
+        clitic = _CLITIC.match(word)
+        if clitic:
+            word = clitic.group(1)
+        if word and word not in STOPWORDS:
+            terms.append(word)
+    return terms
 
 
 def term_in(
