@@ -102,6 +102,18 @@ class FollowUpSettings(BaseModel):
     )
 
 
+class SpellingSettings(BaseModel):
+    """Which typos a question's words are mended from (assistant/spelling.py)."""
+
+    min_letters: int = Field(
+        default=6,
+        ge=1,
+        description="Only a word of at least this many letters is mended: shorter unknown "
+        "words are mostly acronyms and abbreviations (“nhse”, “dspt”, “appt”), which one edit "
+        "would turn into another archive word.",
+    )
+
+
 class AnswerSettings(BaseModel):
     """How the reader reads passages and the decision chooses an answer state."""
 
@@ -250,6 +262,7 @@ class Settings(BaseModel):
     )
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     follow_up: FollowUpSettings = Field(default_factory=FollowUpSettings)
+    spelling: SpellingSettings = Field(default_factory=SpellingSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
 
     # Sources (ingest)

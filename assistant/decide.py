@@ -505,6 +505,8 @@ def decide(
     features, evidence = question_features(query, scored, chosen, index, tuning, prior)
     evidence["question alone"] = _nearest_evidence(model.prior, prior)
     evidence["beyond the passage"] = f"{query.unmatched_text!r}, {prior.unmatched:.2f} answerable"
+    if query.mended:
+        evidence["spelling"] = ", ".join(f"{m.typed} as {m.word}" for m in query.mended)
     p_answers = model.answers.predict_one(features)
     p_on_topic = model.on_topic.predict_one(features)
     status = state_for(p_answers, p_on_topic, model.answered_at, model.on_topic_at)

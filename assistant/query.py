@@ -32,6 +32,7 @@ from assistant.lexicon import (
     unnamed_mentions,
 )
 from assistant.match import word_vectors
+from assistant.spelling import Mended, mend_spelling, spelling_words
 from assistant.terms import STOPWORDS, question_terms, unmatched_spans
 from index.search import SearchIndex
 
@@ -93,6 +94,7 @@ class Query:
     # What dense retrieval searches with: the vector, with the whole conversation's mixed
     # in when there is one (follow_up.conversation_weight); None means the vector itself.
     search_vector: np.ndarray | None = None
+    mended: tuple[Mended, ...] = ()  # typos read as the archive's words (assistant/spelling)
 
     @property
     def retrieval_vector(self) -> np.ndarray:
@@ -139,6 +141,10 @@ def make_queries(
     """
     words = archive_words(index)
     tuning = index.settings.follow_up
+    spelling = spelling_words(index), index.settings.spelling
+    question, mended = mend_spelling(question, *spelling)
+    if history:
+        history = [mend_spelling(turn, *spelling)[0] for turn in previous_questions(history)]
     asks = [(resolve(question, history, words, tuning), question)]  # the whole question first
     parts = split_parts(question)
     if len(parts) >= 2:
@@ -150,6 +156,8 @@ def make_queries(
     earlier_turns = previous_questions(history)
     conversations = [" ".join([*earlier_turns, a]) if earlier_turns else "" for _, a in asks]
     whole, *queries = _embed_queries(read, index, conversations, tuning.conversation_weight)
+    if mended:
+        whole, *queries = (replace(q, mended=tuple(mended)) for q in [whole, *queries])
     return whole, queries or [whole]
 
 

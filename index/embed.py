@@ -152,6 +152,23 @@ def model_dimension(model: str | None = None) -> int:
 
 
 @lru_cache(maxsize=2)
+def whole_words(model: str | None = None) -> frozenset[str]:
+    """The words the model's tokenizer holds whole (not as "##" pieces): a word it reads in
+    one piece is a word of the language it was trained on, not a typo.
+
+    Like token_counter, it reads only the tokenizer's files."""
+    resolved = Path(resolve_model(model))
+    tokenizer_file = resolved / "tokenizer.json"
+    if tokenizer_file.exists():
+        from tokenizers import Tokenizer
+
+        vocabulary = Tokenizer.from_file(str(tokenizer_file)).get_vocab()
+    else:
+        vocabulary = dict.fromkeys((resolved / "vocab.txt").read_text().split())
+    return frozenset(w for w in vocabulary if w.isalpha())
+
+
+@lru_cache(maxsize=2)
 def token_counter(model: str | None = None) -> Callable[[str], int]:
     """Return a function counting the model's tokens in a text, [CLS] and [SEP] included.
 

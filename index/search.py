@@ -116,6 +116,12 @@ class SearchIndex:
 
         return embed_with_spans(queries, spans, texts, self.settings.embed_model)
 
+    def whole_words(self) -> frozenset[str]:
+        """The words the embedding model's tokenizer holds whole (index.embed.whole_words)."""
+        from index.embed import whole_words
+
+        return whole_words(self.settings.embed_model)
+
     def nearest(
         self, vector: np.ndarray, count: int, where: dict[str, list[str]] | None = None
     ) -> list[tuple[str, float]]:

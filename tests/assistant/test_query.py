@@ -203,3 +203,24 @@ def test_with_a_conversation_retrieval_searches_with_the_whole_of_it_mixed_in(
     assert np.allclose(whole.vector, alone.vector, atol=1e-5)
     assert float(whole.retrieval_vector @ conversation) > float(whole.vector @ conversation)
     assert parts == [whole]
+
+
+def test_typos_are_read_as_the_archive_spells_them(snapshot_settings) -> None:
+    from assistant import get_index
+    from assistant.query import make_queries
+
+    index = get_index(snapshot_settings)
+    typed, _ = make_queries("servcie finder - when did the survey reslts come out?", None, index)
+    right, _ = make_queries("service finder - when did the survey results come out?", None, index)
+    assert typed.text == right.text and typed.terms == right.terms
+    assert np.allclose(typed.vector, right.vector, atol=1e-5)
+    assert [(m.typed, m.word) for m in typed.mended] == [
+        ("servcie", "service"),
+        ("reslts", "results"),
+    ]
+    # Words the embedding model knows stay as typed, even one edit from an archive word.
+    kept, _ = make_queries("My smartcard is locked, who do I call in Leeds?", None, index)
+    assert kept.mended == () and "locked" in kept.terms
+    # An earlier turn is mended too: the follow-up carries the archive's word.
+    follow, _ = make_queries("who runs it?", ["what is the nhs servcie finder?"], index)
+    assert "service" in follow.text and "servcie" not in follow.text
