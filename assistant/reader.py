@@ -61,6 +61,7 @@ SENTENCE_FEATURES = (
     "nation_found",
     "nation_missing",
     "pinned_missing",
+    "latest_newest",
 )
 
 
@@ -117,7 +118,9 @@ def read(
     top_score = hits[0].score or 1.0
     readings: list[Reading] = []
     known_names = topic_names(index, tuning.topic_name_chunks)
-    for hit in hits[: tuning.passages_read]:
+    read_hits = hits[: tuning.passages_read]
+    newest = newest_on_heading(read_hits) if query.wants_latest else set()
+    for hit in read_hits:
         context = " ".join(hit.chunk.heading_path)
         heading_matches = match_words(terms, context, vectors)
         for line_no, line in enumerate(hit.chunk.text.split("\n")):
@@ -130,10 +133,32 @@ def read(
             for sentence in sentences:
                 readings.append(
                     read_sentence(
-                        query, sentence, hit, line_no, line, item, top_score, index, known_names
+                        query,
+                        sentence,
+                        hit,
+                        line_no,
+                        line,
+                        item,
+                        top_score,
+                        index,
+                        known_names,
+                        latest=hit.chunk.id in newest,
                     )
                 )
     return readings
+
+
+def newest_on_heading(hits: list[Hit]) -> set[str]:
+    """The ids of the passages from the newest bulletin among those read on their heading:
+    what a question asking for the latest position wants (the latest_newest feature)."""
+
+    def heading(hit: Hit) -> str:
+        return hit.chunk.heading_path[-1] if hit.chunk.heading_path else ""
+
+    newest: dict[str, int] = {}
+    for hit in hits:
+        newest[heading(hit)] = max(newest.get(heading(hit), 0), hit.chunk.season_order)
+    return {hit.chunk.id for hit in hits if hit.chunk.season_order == newest[heading(hit)]}
 
 
 def term_weights(terms: list[str], idf: dict[str, float]) -> list[float]:
@@ -176,8 +201,10 @@ def read_sentence(
     top_score: float,
     index: SearchIndex,
     topic_words: frozenset[str],
+    latest: bool = False,
 ) -> Reading:
-    """Compute the named features of one sentence, with the evidence for each."""
+    """Compute the named features of one sentence, with the evidence for each; latest says
+    the question asks for the latest position and the passage is the newest on its heading."""
     vector = index.sentence_vector(sentence)
     if vector is None:  # not stored (an older build): embed it now
         vector = index.embed_texts([sentence])[0]
@@ -189,6 +216,7 @@ def read_sentence(
         "terms_soft": item.soft,
         "focus": min((m.score for m in item.focus), default=1.0),
         "heading": item.heading,
+        "latest_newest": float(latest),
     }
     evidence = {
         "terms_soft": matches_evidence(item.matches),
@@ -361,7 +389,7 @@ def matches_evidence(matches: list[WordMatch]) -> str:
 MEANING_TIMES = tuple(  # what the item holds: not the passage's scores, headings or focus
     name
     for name in SENTENCE_FEATURES
-    if name not in ("meaning", "passage", "rank", "focus", "heading")
+    if name not in ("meaning", "passage", "rank", "focus", "heading", "latest_newest")
 )
 ORDER_FEATURES = (*SENTENCE_FEATURES, *(f"meaning_x_{name}" for name in MEANING_TIMES))
 

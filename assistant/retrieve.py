@@ -36,7 +36,7 @@ def retrieve(query: Query, index: SearchIndex, top_k: int = 10) -> list[Hit]:
     spelling = spelled_out(query, index)
     fused = _with_spelled_out(_fuse(dense, keyword, tuning)[: tuning.candidates], spelling, allowed)
     fused = _rescore(fused, query, index, tuning, spelling)
-    fused = _prefer_newest(fused, index, strongly=query.wants_latest)
+    fused = _prefer_newest(fused, index)
     return [
         Hit(chunk=index.chunks[chunk_id], score=score, rank=rank)
         for rank, (chunk_id, score) in enumerate(fused[:top_k], start=1)
@@ -207,14 +207,14 @@ def _sentence_seasons(index: SearchIndex) -> tuple[np.ndarray, np.ndarray]:
     return matrix, seasons
 
 
-def _prefer_newest(
-    fused: list[tuple[str, float]], index: SearchIndex, strongly: bool
-) -> list[tuple[str, float]]:
+def _prefer_newest(fused: list[tuple[str, float]], index: SearchIndex) -> list[tuple[str, float]]:
     """Rank the newest bulletin first among passages that say the same thing.
 
     Bulletins repeat standing items word for word; the copies fuse to nearly equal
-    scores, and the newest copy is the one a contractor should see. With "latest" in the
-    question, passages on the same heading from older seasons also give way to the newest.
+    scores, and the newest copy is the one a contractor should see. A passage on the same
+    heading that says something else keeps its own score, even when the question asks for
+    the latest: the newest bulletin's item on a heading often lacks what an older one said
+    (the reader's latest_newest feature weighs the newest for such questions).
     """
     if not fused:
         return fused
@@ -222,7 +222,7 @@ def _prefer_newest(
     ordered: list[tuple[str, float]] = []
     for chunk_id, score in fused:
         chunk = index.chunks[chunk_id]
-        key = chunk.text if not strongly else " > ".join(chunk.heading_path[-1:])
+        key = chunk.text
         if key in best:
             kept_id, kept_score = best[key]
             if chunk.season_order > index.chunks[kept_id].season_order:

@@ -19,11 +19,13 @@ from assistant.reader import (
     kind_feature,
     matches_evidence,
     nation_feature,
+    newest_on_heading,
     pinned_feature,
     read,
     unnamed_feature,
 )
 from assistant.retrieve import retrieve
+from records import Chunk, Hit
 from settings import AnswerSettings
 
 
@@ -231,3 +233,35 @@ def test_remembered_words_are_bounded_and_a_dropped_one_comes_back(index, monkey
     assert vectors.unseen(words) == words[:3]
     again = vectors.of(words[:1])[0]  # embedded anew, the same vector
     assert np.allclose(first, again, atol=1e-5)
+
+
+def _passage(name: str, heading: str, season: str, order: int) -> Hit:
+    chunk = Chunk(id=name, section_id=name, url="u#a", page_url="u", season=season,
+                  season_order=order, heading_path=("EPS", heading), text=name)  # fmt: skip
+    return Hit(chunk, 1.0, 1)
+
+
+def test_newest_on_heading_is_the_newest_bulletin_of_each_heading_read() -> None:
+    hits = [
+        _passage("app-summer", "NHS App", "Summer 2021", 20212),
+        _passage("app-winter", "NHS App", "Winter 2021", 20214),
+        _passage("rtec-autumn", "RTEC", "Autumn 2021", 20213),
+        _passage("app-autumn", "NHS App", "Autumn 2021", 20213),
+    ]
+    assert newest_on_heading(hits) == {"app-winter", "rtec-autumn"}
+    assert newest_on_heading([]) == set()
+
+
+def test_latest_newest_marks_the_newest_passage_only_when_the_latest_is_asked(index) -> None:
+    def marked(text: str) -> set[tuple[str, str]]:
+        q = query(index, text)
+        return {
+            (r.hit.chunk.season, r.hit.chunk.heading_path[-1])
+            for r in read(q, retrieve(q, index), index, AnswerSettings())
+            if r.features["latest_newest"]
+        }
+
+    latest = marked("What is the latest number of NHS App users?")
+    assert ("Winter 2021", "NHS App") in latest
+    assert ("Autumn 2021", "NHS App") not in latest and ("Summer 2021", "NHS App") not in latest
+    assert marked("How many NHS App users were there in the autumn?") == set()
