@@ -28,6 +28,12 @@ def _words(name: str) -> frozenset[str]:
 
 
 @cache
+def word_endings() -> frozenset[str]:
+    """Endings a known word takes and stays a word ("wording" is "word" with "ing")."""
+    return _words("word_endings.txt")
+
+
+@cache
 def stopwords() -> frozenset[str]:
     """Words that carry no subject ("the", "please", "bulletin")."""
     return _words("stopwords.txt")

@@ -19,6 +19,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from assistant.lexicon import word_endings
 from index.search import SearchIndex
 from settings import SpellingSettings
 
@@ -84,15 +85,11 @@ def mended_word(word: str, words: SpellingWords, min_letters: int) -> str | None
     return min(candidates, key=lambda c: (candidates[c], -words.archive[c], c), default=None)
 
 
-# Endings a known word takes: "wording" is "word" with one, not a typo of "working".
-_ENDINGS = ("ings", "ing", "ers", "er", "ed", "es", "s", "ly")
-
-
 def _known_word(word: str, words: SpellingWords) -> bool:
     """True when the archive or the model knows the word, or the model knows its stem."""
     if word in words.archive or word in words.known:
         return True
-    stems = (word[: -len(e)] for e in _ENDINGS if word.endswith(e))
+    stems = (word[: -len(e)] for e in word_endings() if word.endswith(e))
     return any(len(s) >= 3 and (s in words.known or f"{s}e" in words.known) for s in stems)
 
 
