@@ -143,17 +143,16 @@ def make_queries(
     tuning = index.settings.follow_up
     spelling = spelling_words(index), index.settings.spelling
     question, mended = mend_spelling(question, *spelling)
-    if history:
-        history = [mend_spelling(turn, *spelling)[0] for turn in previous_questions(history)]
-    asks = [(resolve(question, history, words, tuning), question)]  # the whole question first
+    # The user's earlier turns, read once as text and mended like the question.
+    earlier_turns = [mend_spelling(turn, *spelling)[0] for turn in previous_questions(history)]
+    asks = [(resolve(question, earlier_turns, words, tuning), question)]  # the whole first
     parts = split_parts(question)
     if len(parts) >= 2:
-        earlier = list(history or [])
+        earlier = list(earlier_turns)
         for part in parts:
             asks.append((resolve(part, earlier, words, tuning) if earlier else part, part))
             earlier = [*earlier, part]
     read = [make_query(t, a, index, seasons, topics, vector=_NOT_YET) for t, a in asks]
-    earlier_turns = previous_questions(history)
     conversations = [" ".join([*earlier_turns, a]) if earlier_turns else "" for _, a in asks]
     whole, *queries = _embed_queries(read, index, conversations, tuning.conversation_weight)
     if mended:
